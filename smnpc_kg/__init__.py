@@ -1,0 +1,3 @@
+"""smnpc-kg: an evidence knowledge graph for nasopharyngeal carcinoma with synchronous metastasis."""
+
+__version__ = "0.1.0"

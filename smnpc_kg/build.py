@@ -1,0 +1,269 @@
+"""Build the KG: load ontology and evidence, locate quotes, validate, reason, write dist/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF, XSD
+from rdflib.plugins.parsers.notation3 import BadSyntax
+
+from smnpc_kg.errors import ParseError, SourceError, ValidationError
+from smnpc_kg.namespaces import OA, PREFIXES, SMO
+from smnpc_kg.source import SOURCE_RELPATH, SourceText
+
+#: The files the build writes, in the order it writes them; the manifest comes last.
+DIST_FILES = ("smnpc-kg.ttl", "smnpc-kg.nt", "smnpc-kg.jsonld")
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Project:
+    """Where a project's inputs and outputs live."""
+
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> Project:
+        """The project whose root holds ontology/smnpc.ttl: $SMNPC_KG_ROOT, the cwd or a parent, else the package's repo."""
+        env = os.environ.get("SMNPC_KG_ROOT")
+        candidates = [Path(env)] if env else []
+        here = (start or Path.cwd()).resolve()
+        candidates += [here, *here.parents, Path(__file__).resolve().parent.parent]
+        for path in candidates:
+            if (path / "ontology" / "smnpc.ttl").is_file():
+                return cls(path)
+        raise ParseError("no smnpc-kg project found (no ontology/smnpc.ttl)", where=str(here),
+                         hint="run inside the repository or set SMNPC_KG_ROOT")
+
+    @property
+    def ontology_files(self) -> list[Path]:
+        imports = sorted((self.root / "ontology" / "imports").glob("*.ttl"))
+        return [self.root / "ontology" / "smnpc.ttl", *imports]
+
+    @property
+    def shapes_file(self) -> Path:
+        return self.root / "ontology" / "shapes.ttl"
+
+    @property
+    def evidence_files(self) -> list[Path]:
+        evidence = self.root / "evidence"
+        return sorted(evidence.glob("*.ttl")) + sorted((evidence / "studies").glob("*.ttl"))
+
+    @property
+    def source_file(self) -> Path:
+        return self.root / SOURCE_RELPATH
+
+    @property
+    def dist(self) -> Path:
+        return self.root / "dist"
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+
+@dataclass
+class LoadedKG:
+    """The merged graph and, for error messages, which file each subject came from."""
+
+    graph: Graph
+    origin: dict[URIRef, str] = field(default_factory=dict)
+
+    def where(self, node: object) -> str:
+        return self.origin.get(node, "?") if isinstance(node, URIRef) else "?"
+
+
+def parse_turtle(path: Path, label: str | None = None) -> Graph:
+    """Parse one Turtle file; a syntax error names the file and line.
+
+    >>> parse_turtle(Path("/nonexistent.ttl"))
+    Traceback (most recent call last):
+    ...
+    smnpc_kg.errors.ParseError: /nonexistent.ttl: cannot read file: No such file or directory (check the path)
+    """
+    name = label or str(path)
+    graph = Graph()
+    try:
+        data = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParseError(f"cannot read file: {exc.strerror}", where=name, hint="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"not UTF-8 text at byte {exc.start}", where=name, hint="save the file as UTF-8") from exc
+    try:
+        graph.parse(data=data, format="turtle", publicID=path.resolve().as_uri())
+    except BadSyntax as exc:
+        line = getattr(exc, "lines", 0) + 1
+        why = getattr(exc, "_why", str(exc))
+        raise ParseError(f"Turtle syntax error: {why}", where=f"{name}:{line}",
+                         hint="fix the statement on that line (a missing '.', ';' or quote is common)") from exc
+    except Exception as exc:  # rdflib raises assorted errors for bad IRIs, literals and prefixes
+        raise ParseError(f"Turtle error: {exc}", where=name, hint="check prefixes and IRIs") from exc
+    return graph
+
+
+def load(project: Project, extra: list[Path] | None = None) -> LoadedKG:
+    """Parse ontology and evidence into one graph, remembering each subject's file."""
+    merged = Graph()
+    for prefix, iri in PREFIXES.items():
+        merged.bind(prefix, iri, override=True)
+    origin: dict[URIRef, str] = {}
+    for path in [*project.ontology_files, *project.evidence_files, *(extra or [])]:
+        rel = project.rel(path)
+        part = parse_turtle(path, rel)
+        for s in part.subjects(unique=True):
+            if isinstance(s, URIRef) and s not in origin:
+                origin[s] = rel
+        for triple in part:
+            merged.add(triple)
+    return LoadedKG(merged, origin)
+
+
+def locate_quotes(kg: LoadedKG, source: SourceText) -> int:
+    """Find every quote in the source text and add its line, offsets, prefix and suffix."""
+    g = kg.graph
+    missing: list[str] = []
+    count = 0
+    for quote in sorted(set(g.subjects(RDF.type, SMO.Quote))):
+        exact = g.value(quote, OA.exact)
+        if exact is None:
+            continue  # SHACL reports the missing oa:exact
+        try:
+            match = source.locate(str(exact))
+        except SourceError:
+            missing.append(f"{kg.where(quote)}: {quote.n3(g.namespace_manager)} oa:exact {str(exact)[:70]!r}")
+            continue
+        count += 1
+        g.add((quote, OA.prefix, Literal(match.prefix)))
+        g.add((quote, OA.suffix, Literal(match.suffix)))
+        g.add((quote, OA.start, Literal(match.start, datatype=XSD.nonNegativeInteger)))
+        g.add((quote, OA.end, Literal(match.end, datatype=XSD.nonNegativeInteger)))
+        g.add((quote, SMO.sourceLine, Literal(source.line_of(match.start))))
+        g.add((quote, SMO.occurrences, Literal(match.occurrences)))
+    if missing:
+        raise SourceError(f"{len(missing)} quote(s) not found in {SOURCE_RELPATH}:\n  " + "\n  ".join(missing),
+                          hint="copy the words exactly as the review prints them; line breaks and break hyphens may be left out")
+    return count
+
+
+def validate_shapes(kg: LoadedKG, shapes_path: Path, label: str) -> None:
+    """SHACL-validate the merged graph; a violation names the node, its file and the fix."""
+    from pyshacl import validate
+
+    shapes = parse_turtle(shapes_path, label)
+    conforms, report, _text = validate(kg.graph, shacl_graph=shapes, inference="none", advanced=True,
+                                       allow_warnings=True)
+    if conforms:
+        return
+    assert isinstance(report, Graph)
+    sh = "http://www.w3.org/ns/shacl#"
+    details: list[str] = []
+    for res in report.subjects(RDF.type, URIRef(sh + "ValidationResult")):
+        focus = report.value(res, URIRef(sh + "focusNode"))
+        path = report.value(res, URIRef(sh + "resultPath"))
+        msg = report.value(res, URIRef(sh + "resultMessage"))
+        nm = kg.graph.namespace_manager
+        focus_txt = focus.n3(nm) if focus is not None else "?"
+        path_txt = f" {path.n3(nm)}" if isinstance(path, URIRef) else ""
+        details.append(f"{kg.where(focus)}: {focus_txt}{path_txt}: {msg}")
+    details.sort()
+    raise ValidationError(f"{len(details)} SHACL violation(s)", where=label,
+                          hint="fix the records named below", details=details)
+
+
+@dataclass
+class Counts:
+    triples: int
+    studies: int
+    results: int
+    quotes: int
+    findings: int
+    recommendations: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def count(graph: Graph) -> Counts:
+    def n(cls: URIRef) -> int:
+        return len(set(graph.subjects(RDF.type, cls)))
+
+    studies = {s for s, _, o in graph.triples((None, RDF.type, None)) if (s, SMO.referenceNumber, None) in graph}
+    return Counts(len(graph), len(studies), n(SMO.Result), n(SMO.Quote), n(SMO.Finding), n(SMO.Recommendation))
+
+
+def serialize(graph: Graph) -> dict[str, bytes]:
+    """The three dist serialisations, each the same bytes for the same graph."""
+    from rdflib.compare import to_canonical_graph
+
+    canon = to_canonical_graph(graph)
+    nt_lines = sorted(line for line in canon.serialize(format="nt").splitlines() if line.strip())
+    nt = ("\n".join(nt_lines) + "\n").encode("utf-8")
+    sorted_graph = Graph()
+    for prefix, iri in PREFIXES.items():
+        sorted_graph.bind(prefix, iri, override=True)
+    for triple in sorted(canon):  # canonical blank-node labels, added in a fixed order
+        sorted_graph.add(triple)
+    ttl = sorted_graph.serialize(format="turtle").encode("utf-8")
+    context = {p: iri for p, iri in PREFIXES.items()}
+    jsonld_text = sorted_graph.serialize(format="json-ld", context=context, sort_keys=True, indent=1)
+    doc = json.loads(jsonld_text)
+    graph_nodes = doc.get("@graph", [])
+    graph_nodes.sort(key=lambda node: json.dumps(node, sort_keys=True))
+    jsonld = (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    return {"smnpc-kg.ttl": ttl, "smnpc-kg.nt": nt, "smnpc-kg.jsonld": jsonld}
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to path so that a reader sees the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_dist(outputs: dict[str, bytes], dist: Path, counts: Counts) -> Path:
+    """Write the serialisations, then a manifest of their SHA-256 digests (last, so it vouches for them)."""
+    for name in DIST_FILES:
+        write_atomic(dist / name, outputs[name])
+    manifest = {
+        "files": {name: hashlib.sha256(outputs[name]).hexdigest() for name in DIST_FILES},
+        "counts": counts.as_dict(),
+    }
+    write_atomic(dist / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return dist
+
+
+def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None = None) -> tuple[Graph, Counts]:
+    """Everything but the writing: load, locate quotes, SHACL, consistency. Raises on any problem."""
+    kg = load(project, extra)
+    source = SourceText.from_file(project.source_file)
+    locate_quotes(kg, source)
+    validate_shapes(kg, project.shapes_file, project.rel(project.shapes_file))
+    if reason:
+        from smnpc_kg.reason import check_consistency
+
+        check_consistency(kg.graph)
+    return kg.graph, count(kg.graph)
+
+
+def build(project: Project, *, reason: bool = True, out: Path | None = None) -> Counts:
+    """Build the KG into dist/ (or ``out``); nothing is written unless every check passes."""
+    graph, counts = assemble(project, reason=reason)
+    outputs = serialize(graph)
+    write_dist(outputs, out or project.dist, counts)
+    return counts

@@ -1,0 +1,138 @@
+"""The smnpc-kg command line: each command is one library call plus printing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from smnpc_kg.errors import SmnpcError, ValidationError
+
+
+def _project(args: argparse.Namespace) -> object:
+    from smnpc_kg.build import Project
+
+    return Project(Path(args.root)) if args.root else Project.find()
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from smnpc_kg.build import Project, build
+
+    project = _project(args)
+    assert isinstance(project, Project)
+    counts = build(project, reason=not args.no_reason, out=Path(args.out) if args.out else None)
+    out = Path(args.out) if args.out else project.dist
+    print(f"built {project.rel(out)}/smnpc-kg.{{ttl,nt,jsonld}}: " +
+          ", ".join(f"{v} {k}" for k, v in counts.as_dict().items()))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check extra evidence files against the project without writing anything (for curators)."""
+    from smnpc_kg.audit import AuditReport, check_values_in_quotes
+    from smnpc_kg.build import Project, load, locate_quotes, validate_shapes
+    from smnpc_kg.source import SourceText
+
+    project = _project(args)
+    assert isinstance(project, Project)
+    extra = [Path(p) for p in args.files]
+    kg = load(project, extra)
+    locate_quotes(kg, SourceText.from_file(project.source_file))
+    validate_shapes(kg, project.shapes_file, project.rel(project.shapes_file))
+    report = AuditReport()
+    check_values_in_quotes(kg.graph, kg.origin, report)
+    for f in report.failures:
+        print(f"{f.file}: {f.node}: {f.detail}", file=sys.stderr)
+    if report.failures:
+        return 1
+    print(f"ok: {len(extra)} file(s) parse, quotes found, shapes conform, "
+          f"{report.checked['value-in-quote']} values printed in their quotes")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from smnpc_kg.build import Project
+    from smnpc_kg.queries import read_query
+    from smnpc_kg.render import render_results
+
+    project = _project(args)
+    assert isinstance(project, Project)
+    store = open_store(project, getattr(args, "endpoint", None))
+    text = read_query(args.query)
+    results = store.query(text)
+    print(render_results(results, args.format))
+    return 0
+
+
+def open_store(project: object, endpoint: str | None = None) -> object:
+    from smnpc_kg.build import Project
+    from smnpc_kg.store import OxigraphStore
+
+    assert isinstance(project, Project)
+    return OxigraphStore.from_dist(project.dist)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from smnpc_kg.build import Project
+    from smnpc_kg.render import render_results
+    from smnpc_kg.store import OxigraphStore
+
+    project = _project(args)
+    assert isinstance(project, Project)
+    store = OxigraphStore.from_dist(project.dist)
+    for name, title in (("table-1.rq", "Table 1 reproduced from the KG"), ("table-2.rq", "Table 2 reproduced from the KG")):
+        text = (project.root / "queries" / name).read_text(encoding="utf-8")
+        print(f"\n== {title} (queries/{name})")
+        print(render_results(store.query(text), "table"))
+    return 0
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
+    "build": (cmd_build, "build the KG into dist/ (SHACL, HermiT, deterministic, atomic)"),
+    "check": (cmd_check, "check evidence files against the project without writing"),
+    "query": (cmd_query, "run a SPARQL query (a .rq file or the query text)"),
+    "demo": (cmd_demo, "print the review's tables reproduced from the built KG"),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="smnpc-kg", description="Evidence knowledge graph for smNPC.")
+    p.add_argument("--root", help="project root (default: found from the current directory)")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, (_fn, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "build":
+            sp.add_argument("--no-reason", action="store_true", help="skip the HermiT consistency check")
+            sp.add_argument("--out", help="output folder (default: dist/)")
+        if name == "check":
+            sp.add_argument("files", nargs="+", help="Turtle files to check with the project's evidence")
+        if name == "query":
+            sp.add_argument("query", help="a .rq file or SPARQL text")
+            sp.add_argument("--format", choices=["table", "json", "csv", "tsv"], default="table")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    fn = COMMANDS[args.command][0]
+    try:
+        return fn(args)
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for line in exc.details[:50]:
+            print(f"  {line}", file=sys.stderr)
+        if len(exc.details) > 50:
+            print(f"  ... and {len(exc.details) - 50} more", file=sys.stderr)
+        return 1
+    except SmnpcError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

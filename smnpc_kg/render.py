@@ -1,0 +1,52 @@
+"""Printing query results: a readable table, or SPARQL JSON, CSV or TSV for machines."""
+
+from __future__ import annotations
+
+from smnpc_kg.namespaces import PREFIXES
+from smnpc_kg.store import Results, Term
+
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: -len(kv[1]))
+
+
+def compact(term: Term) -> str:
+    """A term as a person reads it: IRIs as CURIEs where a prefix fits, literals as their text.
+
+    >>> compact(Term("uri", "https://w3id.org/smnpc-kg/id/study/ref16"))
+    'study:ref16'
+    """
+    if term.type != "uri":
+        return term.value
+    for prefix, iri in _BY_LENGTH:
+        if term.value.startswith(iri) and len(term.value) > len(iri):
+            return f"{prefix}:{term.value[len(iri):]}"
+    return f"<{term.value}>"
+
+
+def render_table(results: Results) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    if results.boolean is not None:
+        return "yes" if results.boolean else "no"
+    if results.triples is not None:
+        return "\n".join(results.triples)
+    table = Table(box=box.SIMPLE_HEAVY, show_lines=False)
+    for var in results.variables:
+        table.add_column(var, overflow="fold")
+    for row in results.rows:
+        table.add_row(*[compact(row[v]) if v in row else "" for v in results.variables])
+    console = Console(width=200, record=True, color_system=None, force_terminal=False)
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get().rstrip() + f"\n{len(results.rows)} row(s)"
+
+
+def render_results(results: Results, fmt: str) -> str:
+    if fmt == "json":
+        return results.to_json()
+    if fmt == "csv":
+        return results.to_delimited(",")
+    if fmt == "tsv":
+        return results.to_delimited("\t")
+    return render_table(results)
