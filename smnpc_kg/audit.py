@@ -59,10 +59,7 @@ def check_values_in_quotes(graph: Graph, origin: dict[URIRef, str], report: Audi
             else:
                 continue
             checked += 1
-            if isinstance(value, str):
-                found = any(value in q for q in quotes)
-            else:
-                found = any(printed_in(value, q) for q in quotes)
+            found = any(value in q if isinstance(value, str) else printed_in(value, q) for q in quotes)
             if not found:
                 shown = " | ".join(squash(q)[:120] for q in quotes)
                 report.failures.append(Failure(
@@ -76,7 +73,7 @@ def check_quotes_in_source(graph: Graph, origin: dict[URIRef, str], source: Sour
     """Every quote occurs verbatim in the source (after folding white space and break hyphens)."""
     checked = 0
     nm = graph.namespace_manager
-    for quote in sorted(set(graph.subjects(RDF.type, SMO.Quote))):
+    for quote in sorted({q for q in graph.subjects(RDF.type, SMO.Quote) if isinstance(q, URIRef)}):
         exact = graph.value(quote, OA.exact)
         checked += 1
         if exact is None or not source.find_all(str(exact)):

@@ -97,6 +97,7 @@ def parse_turtle(path: Path, label: str | None = None) -> Graph:
         raise ParseError(f"cannot read file: {exc.strerror}", where=name, hint="check the path") from exc
     except UnicodeDecodeError as exc:
         raise ParseError(f"not UTF-8 text at byte {exc.start}", where=name, hint="save the file as UTF-8") from exc
+    _syntax_check(data, name)
     try:
         graph.parse(data=data, format="turtle", publicID=path.resolve().as_uri())
     except BadSyntax as exc:
@@ -107,6 +108,28 @@ def parse_turtle(path: Path, label: str | None = None) -> Graph:
     except Exception as exc:  # rdflib raises assorted errors for bad IRIs, literals and prefixes
         raise ParseError(f"Turtle error: {exc}", where=name, hint="check prefixes and IRIs") from exc
     return graph
+
+
+def ontology_terms(project: Project) -> set[URIRef]:
+    """The smo: IRIs the ontology declares (as subjects)."""
+    graph = parse_turtle(project.ontology_files[0], project.rel(project.ontology_files[0]))
+    return {s for s in graph.subjects() if isinstance(s, URIRef) and str(s).startswith(str(SMO))}
+
+
+def _syntax_check(data: str, name: str) -> None:
+    """Oxigraph's strict Turtle parser pins a syntax error to its line and column."""
+    import pyoxigraph as ox
+
+    try:
+        for _ in ox.parse(data.encode("utf-8"), format=ox.RdfFormat.TURTLE, base_iri="file:///x"):
+            pass
+    except SyntaxError as exc:
+        detail = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], tuple) else None
+        line, col = (detail[1], detail[2]) if detail else (exc.lineno or 0, exc.offset or 0)
+        message = str(exc.args[0]) if exc.args else str(exc)
+        why = message.split(": ", 1)[1] if ": " in message else message
+        raise ParseError(f"Turtle syntax error: {why}", where=f"{name}:{line}:{col}",
+                         hint="fix the statement there (a missing '.', ';', quote or prefix is common)") from exc
 
 
 def load(project: Project, extra: list[Path] | None = None) -> LoadedKG:
@@ -126,12 +149,26 @@ def load(project: Project, extra: list[Path] | None = None) -> LoadedKG:
     return LoadedKG(merged, origin)
 
 
+def check_vocabulary(kg: LoadedKG, ontology_terms: set[URIRef]) -> None:
+    """Every smo: term the evidence uses is defined in the ontology (a misspelt term is an error)."""
+    ns = str(SMO)
+    unknown: dict[URIRef, str] = {}
+    for s, p, o in kg.graph:
+        for term in (p, o) if not isinstance(s, URIRef) or not str(s).startswith(ns) else (p,):
+            if isinstance(term, URIRef) and str(term).startswith(ns) and term not in ontology_terms:
+                unknown.setdefault(term, kg.where(s))
+    if unknown:
+        details = sorted(f"{where}: unknown term smo:{str(t)[len(ns):]}" for t, where in unknown.items())
+        raise ValidationError(f"{len(unknown)} term(s) not defined in ontology/smnpc.ttl", details=details,
+                              hint="fix the spelling, or add the term (with label and definition) to the ontology")
+
+
 def locate_quotes(kg: LoadedKG, source: SourceText) -> int:
     """Find every quote in the source text and add its line, offsets, prefix and suffix."""
     g = kg.graph
     missing: list[str] = []
     count = 0
-    for quote in sorted(set(g.subjects(RDF.type, SMO.Quote))):
+    for quote in sorted({q for q in g.subjects(RDF.type, SMO.Quote) if isinstance(q, URIRef)}):
         exact = g.value(quote, OA.exact)
         if exact is None:
             continue  # SHACL reports the missing oa:exact
@@ -251,6 +288,7 @@ def write_dist(outputs: dict[str, bytes], dist: Path, counts: Counts) -> Path:
 def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None = None) -> tuple[Graph, Counts]:
     """Everything but the writing: load, locate quotes, SHACL, consistency. Raises on any problem."""
     kg = load(project, extra)
+    check_vocabulary(kg, ontology_terms(project))
     source = SourceText.from_file(project.source_file)
     locate_quotes(kg, source)
     validate_shapes(kg, project.shapes_file, project.rel(project.shapes_file))

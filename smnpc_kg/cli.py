@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from smnpc_kg.build import Project
 from smnpc_kg.errors import SmnpcError, ValidationError
+from smnpc_kg.store import Store
 
 
-def _project(args: argparse.Namespace) -> object:
-    from smnpc_kg.build import Project
-
+def _project(args: argparse.Namespace) -> Project:
     return Project(Path(args.root)) if args.root else Project.find()
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from smnpc_kg.build import Project, build
+    from smnpc_kg.build import build
 
     project = _project(args)
-    assert isinstance(project, Project)
     counts = build(project, reason=not args.no_reason, out=Path(args.out) if args.out else None)
     out = Path(args.out) if args.out else project.dist
     print(f"built {project.rel(out)}/smnpc-kg.{{ttl,nt,jsonld}}: " +
@@ -32,17 +30,20 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Check extra evidence files against the project without writing anything (for curators)."""
     from smnpc_kg.audit import AuditReport, check_values_in_quotes
-    from smnpc_kg.build import Project, load, locate_quotes, validate_shapes
+    from smnpc_kg.build import check_vocabulary, load, locate_quotes, ontology_terms, validate_shapes
     from smnpc_kg.source import SourceText
 
     project = _project(args)
-    assert isinstance(project, Project)
     extra = [Path(p) for p in args.files]
-    kg = load(project, extra)
+    context = [Path(p) for p in args.context or []]
+    kg = load(project, [*context, *extra])
+    check_vocabulary(kg, ontology_terms(project))
     locate_quotes(kg, SourceText.from_file(project.source_file))
     validate_shapes(kg, project.shapes_file, project.rel(project.shapes_file))
     report = AuditReport()
     check_values_in_quotes(kg.graph, kg.origin, report)
+    context_names = {project.rel(p) for p in context}
+    report.failures = [f for f in report.failures if f.file not in context_names]
     for f in report.failures:
         print(f"{f.file}: {f.node}: {f.detail}", file=sys.stderr)
     if report.failures:
@@ -53,12 +54,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from smnpc_kg.build import Project
     from smnpc_kg.queries import read_query
     from smnpc_kg.render import render_results
 
     project = _project(args)
-    assert isinstance(project, Project)
     store = open_store(project, getattr(args, "endpoint", None))
     text = read_query(args.query)
     results = store.query(text)
@@ -66,21 +65,17 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_store(project: object, endpoint: str | None = None) -> object:
-    from smnpc_kg.build import Project
+def open_store(project: Project, endpoint: str | None = None) -> Store:
     from smnpc_kg.store import OxigraphStore
 
-    assert isinstance(project, Project)
     return OxigraphStore.from_dist(project.dist)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from smnpc_kg.build import Project
     from smnpc_kg.render import render_results
     from smnpc_kg.store import OxigraphStore
 
     project = _project(args)
-    assert isinstance(project, Project)
     store = OxigraphStore.from_dist(project.dist)
     for name, title in (("table-1.rq", "Table 1 reproduced from the KG"), ("table-2.rq", "Table 2 reproduced from the KG")):
         text = (project.root / "queries" / name).read_text(encoding="utf-8")
@@ -108,6 +103,7 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--out", help="output folder (default: dist/)")
         if name == "check":
             sp.add_argument("files", nargs="+", help="Turtle files to check with the project's evidence")
+            sp.add_argument("--context", action="append", help="a Turtle file loaded for reference but not audited")
         if name == "query":
             sp.add_argument("query", help="a .rq file or SPARQL text")
             sp.add_argument("--format", choices=["table", "json", "csv", "tsv"], default="table")

@@ -252,6 +252,7 @@ class SMO(DefinedNamespace):
     lowValue: URIRef
     madeBy: URIRef
     nextStep: URIRef
+    notReported: URIRef
     occurrences: URIRef
     order: URIRef
     outcomeMeasure: URIRef
@@ -292,6 +293,7 @@ class SMO(DefinedNamespace):
     toxicityGrade: URIRef
     trialIdentifier: URIRef
     unit: URIRef
+    unverifiedMatch: URIRef
     value: URIRef
     valueRelation: URIRef
 

@@ -57,8 +57,13 @@ class Results:
         writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
         writer.writerow(self.variables)
         for row in self.rows:
-            writer.writerow([row[v].value if v in row else "" for v in self.variables])
+            writer.writerow([_plain(row[v]) if v in row else "" for v in self.variables])
         return buf.getvalue()
+
+
+def _plain(term: Term) -> str:
+    """A term as SPARQL 1.1 CSV writes it: blank nodes as _:label, everything else as its value."""
+    return f"_:{term.value}" if term.type == "bnode" else term.value
 
 
 class Store(Protocol):

@@ -1,0 +1,39 @@
+"""One shared KG fixture: the project's real evidence, built once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from smnpc_kg.build import Counts, Project, build
+from smnpc_kg.store import OxigraphStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def project() -> Project:
+    return Project(ROOT)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory, project: Project) -> tuple[Path, Counts]:
+    """The KG built (with SHACL and HermiT) into a temporary dist folder."""
+    out = tmp_path_factory.mktemp("dist")
+    counts = build(project, out=out)
+    return out, counts
+
+
+@pytest.fixture(scope="session")
+def store(built: tuple[Path, Counts]) -> OxigraphStore:
+    return OxigraphStore.from_dist(built[0])
+
+
+@pytest.fixture()
+def scratch_project(tmp_path: Path) -> Project:
+    """A disposable copy of the project's inputs, for tests that break them on purpose."""
+    for folder in ("ontology", "evidence", "queries"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    return Project(tmp_path)
