@@ -14,7 +14,7 @@ from rdflib.namespace import RDF, XSD
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from smnpc_kg.errors import ParseError, SourceError, ValidationError
-from smnpc_kg.namespaces import OA, PREFIXES, SMO
+from smnpc_kg.namespaces import ID, OA, PREFIXES, SMO
 from smnpc_kg.source import SOURCE_RELPATH, SourceText
 
 #: The files the build writes, in the order it writes them; the manifest comes last.
@@ -138,14 +138,19 @@ def load(project: Project, extra: list[Path] | None = None) -> LoadedKG:
     for prefix, iri in PREFIXES.items():
         merged.bind(prefix, iri, override=True)
     origin: dict[URIRef, str] = {}
+    typed: dict[URIRef, str] = {}
     for path in [*project.ontology_files, *project.evidence_files, *(extra or [])]:
         rel = project.rel(path)
         part = parse_turtle(path, rel)
+        for s in part.subjects(RDF.type, None, unique=True):  # where a node is typed is where it is curated
+            if isinstance(s, URIRef) and s not in typed:
+                typed[s] = rel
         for s in part.subjects(unique=True):
             if isinstance(s, URIRef) and s not in origin:
                 origin[s] = rel
         for triple in part:
             merged.add(triple)
+    origin.update(typed)
     return LoadedKG(merged, origin)
 
 
@@ -161,6 +166,13 @@ def check_vocabulary(kg: LoadedKG, ontology_terms: set[URIRef]) -> None:
         details = sorted(f"{where}: unknown term smo:{str(t)[len(ns):]}" for t, where in unknown.items())
         raise ValidationError(f"{len(unknown)} term(s) not defined in ontology/smnpc.ttl", details=details,
                               hint="fix the spelling, or add the term (with label and definition) to the ontology")
+
+
+def record_origin(kg: LoadedKG) -> None:
+    """Tell auditors which file curates each evidence node (smo:curatedIn)."""
+    for node, rel in kg.origin.items():
+        if str(node).startswith(str(ID)) and rel.startswith("evidence/"):
+            kg.graph.add((node, SMO.curatedIn, Literal(rel)))
 
 
 def locate_quotes(kg: LoadedKG, source: SourceText) -> int:
@@ -213,6 +225,31 @@ def validate_shapes(kg: LoadedKG, shapes_path: Path, label: str) -> None:
     details.sort()
     raise ValidationError(f"{len(details)} SHACL violation(s)", where=label,
                           hint="fix the records named below", details=details)
+
+
+def derive(graph: Graph, project: Project) -> int:
+    """Run the derivation rules (queries/derive/*.rq, SPARQL CONSTRUCT) and add what they infer."""
+    import pyoxigraph as ox
+
+    from smnpc_kg.store import with_prefixes
+
+    rules = sorted((project.root / "queries" / "derive").glob("*.rq"))
+    if not rules:
+        return 0
+    store = ox.Store()
+    store.bulk_load(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    added = 0
+    for rule in rules:
+        try:
+            triples = store.query(with_prefixes(rule.read_text(encoding="utf-8")))
+        except SyntaxError as exc:
+            raise ParseError(f"SPARQL syntax error in a derivation rule: {exc}", where=project.rel(rule)) from exc
+        data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""  # type: ignore[arg-type]
+        part = Graph().parse(data=data.decode("utf-8"), format="nt")
+        added += len(part - graph)
+        for triple in part:
+            graph.add(triple)
+    return added
 
 
 @dataclass
@@ -291,7 +328,9 @@ def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None 
     check_vocabulary(kg, ontology_terms(project))
     source = SourceText.from_file(project.source_file)
     locate_quotes(kg, source)
+    record_origin(kg)
     validate_shapes(kg, project.shapes_file, project.rel(project.shapes_file))
+    derive(kg.graph, project)
     if reason:
         from smnpc_kg.reason import check_consistency
 

@@ -205,12 +205,14 @@ class SMO(DefinedNamespace):
     TargetedTherapy: URIRef
     Taxane: URIRef
     ThoracicVertebra: URIRef
+    Threshold: URIRef
     TimeInterval: URIRef
     Toxicity: URIRef
     TreatmentDuration: URIRef
     TwoDimensionalConventionalRadiotherapy: URIRef
     Unit: URIRef
     UnlabelledMedian: URIRef
+    UnstatedUnit: URIRef
     VEGFPathwayInhibitor: URIRef
     VMAT: URIRef
     VertebralColumn: URIRef
@@ -229,6 +231,10 @@ class SMO(DefinedNamespace):
     cohortOf: URIRef
     comparator: URIRef
     concerns: URIRef
+    curatedIn: URIRef
+    cyclesReceived: URIRef
+    designEvidenceLevel: URIRef
+    directEvidence: URIRef
     direction: URIRef
     directionAgainst: URIRef
     directionConsider: URIRef
@@ -245,12 +251,24 @@ class SMO(DefinedNamespace):
     groupDefinition: URIRef
     groupLabel: URIRef
     hasComponent: URIRef
+    hasMetastasisIn: URIRef
     highValue: URIRef
     inScheme: URIRef
     intervention: URIRef
     justifiedBy: URIRef
+    lesionCount: URIRef
+    level1: URIRef
+    level2: URIRef
+    level3: URIRef
+    level4: URIRef
+    level5: URIRef
+    lineOfTherapy: URIRef
+    liverLesionCount: URIRef
     lowValue: URIRef
     madeBy: URIRef
+    metastaticSiteCount: URIRef
+    monthsToProgression: URIRef
+    nStage: URIRef
     nextStep: URIRef
     notReported: URIRef
     occurrences: URIRef
@@ -260,13 +278,16 @@ class SMO(DefinedNamespace):
     pValueRelation: URIRef
     partOf: URIRef
     population: URIRef
+    priorPlatinum: URIRef
     proposedBy: URIRef
     publicationYear: URIRef
     quotedFrom: URIRef
+    rank: URIRef
     reading: URIRef
     readingValue: URIRef
     recommends: URIRef
     referenceNumber: URIRef
+    regimenReceived: URIRef
     reportedBy: URIRef
     response: URIRef
     responseCR: URIRef
@@ -278,6 +299,7 @@ class SMO(DefinedNamespace):
     sha256: URIRef
     site: URIRef
     sourceLine: URIRef
+    spineInvolved: URIRef
     statedTarget: URIRef
     statement: URIRef
     statistic: URIRef
@@ -287,6 +309,7 @@ class SMO(DefinedNamespace):
     strengthStrong: URIRef
     strengthWeak: URIRef
     supportedBy: URIRef
+    tStage: URIRef
     textOf: URIRef
     timePoint: URIRef
     timePointUnit: URIRef
