@@ -84,10 +84,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from smnpc_kg.audit import read_exceptions, render_report, run_audit
+    from smnpc_kg.build import assemble
+    from smnpc_kg.source import SourceText
+    from smnpc_kg.store import OxigraphStore
+
+    project = _project(args)
+    graph, _counts = assemble(project, reason=False)
+    report = run_audit(OxigraphStore.from_graph(graph), SourceText.from_file(project.source_file),
+                       read_exceptions(project.root / "evidence" / "coverage-exceptions.tsv"), args.threshold)
+    print(report.as_json() if args.format == "json" else render_report(report))
+    return 0 if report.ok else 1
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "build": (cmd_build, "build the KG into dist/ (SHACL, HermiT, deterministic, atomic)"),
     "check": (cmd_check, "check evidence files against the project without writing"),
     "query": (cmd_query, "run a SPARQL query (a .rq file or the query text)"),
+    "audit": (cmd_audit, "audit the KG against the review text: quotes, values, reachability, coverage"),
     "demo": (cmd_demo, "print the review's tables reproduced from the built KG"),
 }
 
@@ -104,6 +119,9 @@ def parser() -> argparse.ArgumentParser:
         if name == "check":
             sp.add_argument("files", nargs="+", help="Turtle files to check with the project's evidence")
             sp.add_argument("--context", action="append", help="a Turtle file loaded for reference but not audited")
+        if name == "audit":
+            sp.add_argument("--format", choices=["table", "json"], default="table")
+            sp.add_argument("--threshold", type=float, default=95.0, help="minimum coverage in percent")
         if name == "query":
             sp.add_argument("query", help="a .rq file or SPARQL text")
             sp.add_argument("--format", choices=["table", "json", "csv", "tsv"], default="table")

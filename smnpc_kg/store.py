@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pyoxigraph as ox
+from rdflib import Graph
 
 from smnpc_kg.errors import QueryError, StoreError
 from smnpc_kg.namespaces import sparql_prologue
@@ -112,6 +113,12 @@ class OxigraphStore:
             store.bulk_load(path=str(path), format=ox.RdfFormat.N_TRIPLES)
         except (SyntaxError, OSError) as exc:
             raise StoreError(f"cannot load {path}: {exc}", hint="rebuild with `smnpc-kg build`") from exc
+        return cls(store)
+
+    @classmethod
+    def from_graph(cls, graph: Graph) -> OxigraphStore:
+        store = ox.Store()
+        store.bulk_load(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
         return cls(store)
 
     @classmethod
