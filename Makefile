@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all install java build demo test lint typecheck pytest query-checks audit bench clean
+.PHONY: all install java build demo test lint typecheck pytest audit bench clean
 
 all: demo
 
@@ -37,7 +37,10 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
-test: lint typecheck build pytest
+test: lint typecheck build pytest audit
+
+audit: install
+	$(BIN)/smnpc-kg audit
 
 bench: build
 	$(BIN)/python bench/bench_queries.py

@@ -1,0 +1,60 @@
+"""The query library: every .rq file has its header and runs; section and contradiction queries answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smnpc_kg.queries import parse_header
+from smnpc_kg.source import printed_in
+from smnpc_kg.store import OxigraphStore
+
+ROOT = Path(__file__).resolve().parent.parent
+QUERIES = sorted(p for p in (ROOT / "queries").rglob("*.rq"))
+
+
+@pytest.mark.parametrize("path", QUERIES, ids=lambda p: str(p.relative_to(ROOT / "queries")))
+def test_query_has_header_and_runs(path: Path, store: OxigraphStore) -> None:
+    text = path.read_text(encoding="utf-8")
+    header = parse_header(text, str(path))
+    assert header.keywords
+    results = store.query(text)
+    if path.parent.name == "queries":  # library queries answer with rows; sections may be empty
+        assert results.rows, f"{path.name} returned no rows"
+
+
+SECTIONS = sorted((ROOT / "queries" / "sections").glob("*.rq"))
+
+
+@pytest.mark.parametrize("path", SECTIONS, ids=lambda p: p.stem)
+def test_section_query_returns_its_results_with_quotes(path: Path, store: OxigraphStore) -> None:
+    section = path.stem.split("-", 1)[1]
+    expected = int(store.query(f"""SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE {{ ?r a smo:Result ;
+        prov:wasDerivedFrom/smo:section section:{section} }}""").rows[0]["n"].value)
+    rows = store.query(path.read_text(encoding="utf-8")).rows
+    assert len(rows) == expected
+    for row in rows:
+        value = row["value"].value.lstrip("<>≥≤~=")
+        first = value.split("–")[0]
+        assert printed_in(first, row["quote"].value), f"{first} not printed in {row['quote'].value!r}"
+
+
+def test_every_section_with_results_has_a_query(store: OxigraphStore) -> None:
+    sections = {r["s"].value.rsplit("/", 1)[1] for r in store.query(
+        "SELECT DISTINCT ?s WHERE { ?r a smo:Result ; prov:wasDerivedFrom/smo:section ?s }").rows}
+    assert sections <= {p.stem.split("-", 1)[1] for p in SECTIONS}
+
+
+def test_contradictions_query_lists_every_flagged_inconsistency(store: OxigraphStore) -> None:
+    rows = store.query((ROOT / "queries" / "contradictions.rq").read_text(encoding="utf-8")).rows
+    by_contradiction: dict[str, list[str]] = {}
+    for row in rows:
+        by_contradiction.setdefault(row["contradiction"].value, []).append(row["value"].value)
+    total = int(store.query("SELECT (COUNT(?c) AS ?n) WHERE { ?c a smo:Contradiction }").rows[0]["n"].value)
+    assert len(by_contradiction) == total >= 10
+    assert all(len(values) >= 2 for values in by_contradiction.values())
+    ref17 = by_contradiction["https://w3id.org/smnpc-kg/id/contradiction/ref17-first-author"]
+    assert sorted(set(ref17)) == ["Shen", "Xia"]
+    sun = by_contradiction["https://w3id.org/smnpc-kg/id/contradiction/ref18-middle-risk-os-3y"]
+    assert any("60" in v for v in sun) and any("54.9" in v for v in sun)
