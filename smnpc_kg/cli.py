@@ -61,7 +61,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     store = open_store(project, getattr(args, "endpoint", None))
     text = read_query(args.query)
     results = store.query(text)
-    print(render_results(results, args.format))
+    rendered = render_results(results, args.format)
+    print(rendered, end="" if rendered.endswith("\n") else "\n")
     return 0
 
 

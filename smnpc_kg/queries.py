@@ -9,15 +9,23 @@ from smnpc_kg.errors import QueryError
 
 
 def read_query(arg: str) -> str:
-    """The query text: the file's content when ``arg`` names a .rq file, else ``arg`` itself."""
+    """The query text: ``arg`` itself when it holds a query, else the content of the file it names.
+
+    >>> read_query("ASK { ?s ?p ?o }")
+    'ASK { ?s ?p ?o }'
+    """
+    if "{" in arg or "\n" in arg:
+        return arg  # query text, not a file name
     path = Path(arg)
-    if arg.endswith(".rq") or (len(arg) < 300 and "\n" not in arg and path.is_file()):
-        try:
-            return path.read_text(encoding="utf-8")
-        except OSError as exc:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        if arg.endswith(".rq") or path.suffix:
             raise QueryError(f"cannot read query file: {exc.strerror}", where=arg,
                              hint="give a path to a .rq file or the SPARQL text itself") from exc
-    return arg
+        return arg
+    except UnicodeDecodeError as exc:
+        raise QueryError("the query file is not UTF-8 text", where=arg, hint="save it as UTF-8") from exc
 
 
 @dataclass
