@@ -39,7 +39,8 @@ def render_table(results: Results) -> str:
     console = Console(width=200, record=True, color_system=None, force_terminal=False)
     with console.capture() as capture:
         console.print(table)
-    return capture.get().rstrip() + f"\n{len(results.rows)} row(s)"
+    lines = [line.rstrip() for line in capture.get().splitlines()]
+    return "\n".join(line for line in lines if line) + f"\n{len(results.rows)} row(s)"
 
 
 def render_results(results: Results, fmt: str) -> str:
