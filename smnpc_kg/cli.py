@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -99,11 +100,49 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def load_classifier(project: Project) -> object:
+    from smnpc_kg.build import parse_turtle
+    from smnpc_kg.classify import Classifier, Definitions
+    from smnpc_kg.store import OxigraphStore
+
+    ontology = parse_turtle(project.ontology_files[0], project.rel(project.ontology_files[0]))
+    return Classifier(Definitions(ontology), OxigraphStore.from_dist(project.dist))
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from smnpc_kg.classify import Classifier, hermit_members, render_report, report_json
+    from smnpc_kg.patient import read_patients
+
+    project = _project(args)
+    patients = read_patients(Path(args.patient))
+    classifier = load_classifier(project)
+    assert isinstance(classifier, Classifier)
+    members = None
+    if args.reasoner == "hermit":
+        members = hermit_members(patients, classifier.definitions.graph, list(classifier.definitions.formulas))
+    reports = [classifier.report(p, members[p.id] if members else None, args.reasoner) for p in patients]
+    if args.format == "json":
+        data = [report_json(r) for r in reports]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=1, ensure_ascii=False))
+    else:
+        print("\n\n".join(render_report(r) for r in reports))
+    return 0
+
+
+def cmd_patient_schema(args: argparse.Namespace) -> int:
+    from smnpc_kg.patient import schema
+
+    print(json.dumps(schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "build": (cmd_build, "build the KG into dist/ (SHACL, HermiT, deterministic, atomic)"),
     "check": (cmd_check, "check evidence files against the project without writing"),
     "query": (cmd_query, "run a SPARQL query (a .rq file or the query text)"),
     "audit": (cmd_audit, "audit the KG against the review text: quotes, values, reachability, coverage"),
+    "classify": (cmd_classify, "place a patient (JSON or Turtle) in every published stratification, with reasons and evidence"),
+    "patient-schema": (cmd_patient_schema, "print the JSON schema of patient profiles"),
     "demo": (cmd_demo, "print the review's tables reproduced from the built KG"),
 }
 
@@ -120,6 +159,11 @@ def parser() -> argparse.ArgumentParser:
         if name == "check":
             sp.add_argument("files", nargs="+", help="Turtle files to check with the project's evidence")
             sp.add_argument("--context", action="append", help="a Turtle file loaded for reference but not audited")
+        if name == "classify":
+            sp.add_argument("patient", help="a patient file: JSON (schema smnpc-kg/patient/1.0, one object or a list) or Turtle")
+            sp.add_argument("--format", choices=["text", "json"], default="text")
+            sp.add_argument("--reasoner", choices=["compiled", "hermit"], default="compiled",
+                            help="compiled: the evaluator compiled from the OWL axioms (fast); hermit: the reference OWL reasoner")
         if name == "audit":
             sp.add_argument("--format", choices=["table", "json"], default="table")
             sp.add_argument("--threshold", type=float, default=95.0, help="minimum coverage in percent")

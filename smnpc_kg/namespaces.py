@@ -31,6 +31,8 @@ class SMO(DefinedNamespace):
     Bleomycin: URIRef
     Bone: URIRef
     BoneMetastasisAnyCancer: URIRef
+    BoneMetastasisPatient: URIRef
+    BoneOnlyPatient: URIRef
     BoneOnlySmNPC: URIRef
     Camrelizumab: URIRef
     Capecitabine: URIRef
@@ -42,10 +44,17 @@ class SMO(DefinedNamespace):
     Cetuximab: URIRef
     CharacteristicMeasure: URIRef
     ChemoImmunotherapy: URIRef
+    ChemoResponderPatient: URIRef
+    ChemoStableDiseasePatient: URIRef
     Chemotherapy: URIRef
     ChemotherapyCycles: URIRef
     ChemotherapyDrug: URIRef
     ChemotherapyRegimen: URIRef
+    Chen2016M1a: URIRef
+    Chen2016M1b: URIRef
+    Chen2017M1a: URIRef
+    Chen2017M1b: URIRef
+    Chen2017M1c: URIRef
     Cisplatin: URIRef
     ClinicalTrial: URIRef
     Cohort: URIRef
@@ -67,9 +76,12 @@ class SMO(DefinedNamespace):
     Erlotinib: URIRef
     EvidenceLevel: URIRef
     Femur: URIRef
+    FewerThanFourCyclesPatient: URIRef
     Finding: URIRef
+    FirstLinePatient: URIRef
     Fluorouracil: URIRef
     FollowUp: URIRef
+    FourToSixCyclesPatient: URIRef
     GP: URIRef
     Gefitinib: URIRef
     Gemcitabine: URIRef
@@ -94,7 +106,9 @@ class SMO(DefinedNamespace):
     LesionCount: URIRef
     LesionSize: URIRef
     Liver: URIRef
+    LiverMetastasisPatient: URIRef
     LiverMetastaticNPC: URIRef
+    LiverOneToThreeLesionsPatient: URIRef
     LocalControl: URIRef
     LocalTherapyOfMetastasis: URIRef
     LocallyAdvancedNPC: URIRef
@@ -102,6 +116,7 @@ class SMO(DefinedNamespace):
     LocoregionalRadiotherapy: URIRef
     LumbarVertebra: URIRef
     Lung: URIRef
+    LungMetastasisPatient: URIRef
     LungMetastaticNPC: URIRef
     MaintenanceTherapy: URIRef
     Measure: URIRef
@@ -117,15 +132,19 @@ class SMO(DefinedNamespace):
     Mortality: URIRef
     Mucositis: URIRef
     MultipleFractionRadiotherapy: URIRef
+    MultipleMetastasesPatient: URIRef
     NCDBAnalysis: URIRef
     NasopharyngealCarcinoma: URIRef
     Nasopharynx: URIRef
     Nivolumab: URIRef
     NoLocalTherapy: URIRef
     NonPlatinumDoublet: URIRef
+    NotSensitiveToChemotherapyPatient: URIRef
     NumberOfFractions: URIRef
     ObjectiveResponse: URIRef
     ObservationalStudy: URIRef
+    OligometastaticBonePatient: URIRef
+    OligometastaticPatient: URIRef
     OtherSite: URIRef
     OutcomeMeasure: URIRef
     OverallSurvival: URIRef
@@ -135,10 +154,12 @@ class SMO(DefinedNamespace):
     PValue: URIRef
     Paclitaxel: URIRef
     PalliativeChemotherapy: URIRef
+    Parameter: URIRef
     PartialHepatectomy: URIRef
     PartialResponse: URIRef
     PathwayStep: URIRef
     Patient: URIRef
+    PatientClass: URIRef
     PatientShare: URIRef
     Patients: URIRef
     Pembrolizumab: URIRef
@@ -151,6 +172,8 @@ class SMO(DefinedNamespace):
     PlatinumBasedChemotherapy: URIRef
     PlatinumCompound: URIRef
     PlatinumDoublet: URIRef
+    PlatinumEarlyProgressionPatient: URIRef
+    PlatinumNaiveOrLateProgressionPatient: URIRef
     PlatinumTriplet: URIRef
     ProgressionFreeSurvival: URIRef
     ProgressiveDisease: URIRef
@@ -181,9 +204,15 @@ class SMO(DefinedNamespace):
     Rib: URIRef
     RiskReduction: URIRef
     SEERAnalysis: URIRef
+    SecondLinePatient: URIRef
     SequentialChemoradiotherapy: URIRef
+    Shen2015GroupA: URIRef
+    Shen2015GroupB: URIRef
+    Shen2015GroupC: URIRef
     SingleFractionRadiotherapy: URIRef
     SkinReaction: URIRef
+    SolitaryLungMetastasisPatient: URIRef
+    SolitaryMetastasisPatient: URIRef
     SourceText: URIRef
     StableDisease: URIRef
     Statistic: URIRef
@@ -193,6 +222,9 @@ class SMO(DefinedNamespace):
     Study: URIRef
     StudyArm: URIRef
     StudyPopulation: URIRef
+    Sun2019HighRisk: URIRef
+    Sun2019LowRisk: URIRef
+    Sun2019MiddleRisk: URIRef
     Surgery: URIRef
     SurvivalOutcome: URIRef
     SynchronousMetastaticNPC: URIRef
@@ -218,6 +250,9 @@ class SMO(DefinedNamespace):
     VertebralColumn: URIRef
     Vinorelbine: URIRef
     Week: URIRef
+    Wu2016M1a: URIRef
+    Wu2016M1b: URIRef
+    Wu2016M1c: URIRef
     Year: URIRef
     aboutDrug: URIRef
     adjusted: URIRef
@@ -225,6 +260,7 @@ class SMO(DefinedNamespace):
     armLabel: URIRef
     aspect: URIRef
     basedOn: URIRef
+    boneMetastasis: URIRef
     characteristic: URIRef
     citedIn: URIRef
     cohort: URIRef
@@ -240,18 +276,23 @@ class SMO(DefinedNamespace):
     directionConsider: URIRef
     directionFor: URIRef
     directionWithCaution: URIRef
+    distantNodeMetastasis: URIRef
     ebvDetectable: URIRef
     ebvDnaAfterChemotherapy: URIRef
     ebvUndetectable: URIRef
+    ebvVcaIgaTitre: URIRef
     evidenceLevel: URIRef
     evidenceType: URIRef
+    extraregionalNodeMetastasis: URIRef
     firstAuthor: URIRef
     flagged: URIRef
+    ggtLevel: URIRef
+    gptLevel: URIRef
     groupClass: URIRef
     groupDefinition: URIRef
     groupLabel: URIRef
     hasComponent: URIRef
-    hasMetastasisIn: URIRef
+    hemoglobin: URIRef
     highValue: URIRef
     inScheme: URIRef
     intervention: URIRef
@@ -264,19 +305,27 @@ class SMO(DefinedNamespace):
     level5: URIRef
     lineOfTherapy: URIRef
     liverLesionCount: URIRef
+    liverMetastasis: URIRef
     lowValue: URIRef
+    lungMetastasis: URIRef
     madeBy: URIRef
     metastaticSiteCount: URIRef
     monthsToProgression: URIRef
-    nStage: URIRef
+    nCategory: URIRef
+    neutrophilCount: URIRef
     nextStep: URIRef
     notReported: URIRef
     occurrences: URIRef
+    oligometastases: URIRef
     order: URIRef
+    otherMetastasis: URIRef
     outcomeMeasure: URIRef
     pValue: URIRef
     pValueRelation: URIRef
+    paramOligoMaxLesions: URIRef
+    parameterValue: URIRef
     partOf: URIRef
+    plateletCount: URIRef
     population: URIRef
     priorPlatinum: URIRef
     proposedBy: URIRef
@@ -294,6 +343,8 @@ class SMO(DefinedNamespace):
     responsePD: URIRef
     responsePR: URIRef
     responseSD: URIRef
+    restsOnParameter: URIRef
+    restsOnReading: URIRef
     sampleSize: URIRef
     section: URIRef
     sha256: URIRef
