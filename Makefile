@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all install java build demo test lint typecheck pytest audit bench clean
+.PHONY: all install system build demo test lint typecheck pytest audit bench clean
 
 all: demo
 
@@ -15,18 +15,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP) java
+install: $(STAMP) system
 
-# HermiT (through owlready2) needs a Java runtime: installed with apt-get when absent.
-java:
-	@command -v java >/dev/null 2>&1 || { echo "installing a Java runtime (apt-get)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+# System programs, installed with apt-get when absent: a Java runtime for HermiT (owlready2) and
+# Graphviz's dot for the pathway diagram.
+system:
+	@missing=""; command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	if [ -n "$$missing" ]; then echo "installing with apt-get:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 build: install
 	$(BIN)/smnpc-kg build
 
 demo: build
 	$(BIN)/smnpc-kg demo
+	$(BIN)/smnpc-kg classify examples/patients/p10-bone-middle-risk.json
+	$(BIN)/smnpc-kg recommend examples/patients/p07-single-liver-lesion.json --format markdown
+	$(BIN)/smnpc-kg pathway --svg dist/pathway-p04.svg --patient examples/patients/p04-bone-widespread-high-risk.json
+	$(BIN)/smnpc-kg plot forest dist/forest-table-2.png
 
 lint: install
 	$(BIN)/ruff check smnpc_kg tests bench
@@ -44,6 +51,8 @@ audit: install
 
 bench: build
 	$(BIN)/python bench/bench_queries.py
+	$(BIN)/python bench/bench_classify.py
+	$(BIN)/python bench/bench_recommend.py
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache

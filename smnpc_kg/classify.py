@@ -33,6 +33,7 @@ class Atom:
     prop: str
     value: Value | None = None
     facets: tuple[tuple[str, Decimal], ...] = ()
+    shown: str = ""  # how to print the value (an individual's rdfs:label)
 
     def test(self, facts: dict[str, Value]) -> Truth:
         if self.prop not in facts:
@@ -50,9 +51,7 @@ class Atom:
         if self.prop in SITE_OF:
             return f"metastatic_sites {'includes' if self.value else 'excludes'} {SITE_OF[self.prop]}"
         if isinstance(self.value, URIRef):
-            local = str(self.value).rsplit("#", 1)[-1]
-            shown = local.removeprefix("response") if local.startswith("response") else local.removeprefix("ebv").lower()
-            return f"{name} = {shown}"
+            return f"{name} = {self.shown or self.value}"
         if self.value is not None:
             return f"{name} = {str(self.value).lower()}"
         return " and ".join(f"{name} {op} {bound}" for op, bound in self.facets)
@@ -142,7 +141,9 @@ class Definitions:
         local = str(prop)[len(str(SMO)):]
         value = g.value(node, OWL.hasValue)
         if value is not None:
-            return Atom(local, value if isinstance(value, URIRef) else _python(value))
+            if isinstance(value, URIRef):
+                return Atom(local, value, shown=str(g.value(value, RDFS.label) or value))
+            return Atom(local, _python(value))
         datatype = g.value(node, OWL.someValuesFrom)
         facets = []
         for restriction in Collection(g, g.value(datatype, OWL.withRestrictions)):
@@ -224,8 +225,19 @@ def _python(value: Any) -> Value:
     return Decimal(str(py))
 
 
-def hermit_members(patients: list[Patient], ontology: Graph, classes: list[URIRef]) -> dict[str, set[URIRef]]:
-    """The reference path: HermiT (through owlready2) infers each patient's classes among ``classes``."""
+def hermit_members(patients: list[Patient], ontology: Graph, classes: list[URIRef], batch: int = 100) -> dict[str, set[URIRef]]:
+    """The reference path: HermiT (through owlready2) infers each patient's classes among ``classes``.
+
+    Patients are independent individuals, so they are reasoned over in batches (HermiT's time grows
+    faster than linearly with the number of individuals in one ABox).
+    """
+    out: dict[str, set[URIRef]] = {}
+    for start in range(0, len(patients), batch):
+        out.update(_hermit_batch(patients[start:start + batch], ontology, classes))
+    return out
+
+
+def _hermit_batch(patients: list[Patient], ontology: Graph, classes: list[URIRef]) -> dict[str, set[URIRef]]:
     import owlready2
 
     from smnpc_kg.reason import _load_world
@@ -341,8 +353,8 @@ class Classifier:
             seen.add(key)
             self.outcomes.setdefault(row["group"].value, []).append(
                 Outcome(outcome_text(row), row["quote"].value, int(row["line"].value), row["section"].value.rsplit("/", 1)[1], key))
-        scheme_classes = {URIRef(r["cls"].value) for r in self.rows} | {URIRef(r["applies"].value) for r in self.rows if "applies" in r}
-        self.clinical = [c for c in definitions.formulas if c not in scheme_classes or c == SMO.BoneOnlyPatient]
+        group_classes = {URIRef(r["cls"].value) for r in self.rows}
+        self.clinical = [c for c in definitions.formulas if c not in group_classes]
 
     def rests_on(self, cls: URIRef) -> list[str]:
         g = self.definitions.graph

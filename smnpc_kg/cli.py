@@ -129,6 +129,57 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from smnpc_kg.classify import Classifier
+    from smnpc_kg.pathway import Pathway, as_json, render_text
+    from smnpc_kg.patient import read_patients
+
+    project = _project(args)
+    patients = read_patients(Path(args.patient))
+    classifier = load_classifier(project)
+    assert isinstance(classifier, Classifier)
+    pathway = Pathway(classifier.store, classifier.definitions)
+    walks = [pathway.walk(p) for p in patients]
+    if args.format == "json":
+        data = [as_json(w, pathway, args.explain_all) for w in walks]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=1, ensure_ascii=False))
+    else:
+        print("\n\n".join(render_text(w, pathway, args.explain_all, markdown=args.format == "markdown") for w in walks))
+    return 0
+
+
+def cmd_pathway(args: argparse.Namespace) -> int:
+    from smnpc_kg.classify import Classifier
+    from smnpc_kg.pathway import Pathway
+    from smnpc_kg.patient import read_patients
+    from smnpc_kg.viz import pathway_dot, write_svg
+
+    project = _project(args)
+    classifier = load_classifier(project)
+    assert isinstance(classifier, Classifier)
+    pathway = Pathway(classifier.store, classifier.definitions)
+    walk = None
+    if args.patient:
+        patients = read_patients(Path(args.patient))
+        if len(patients) != 1:
+            raise ValidationError(f"--patient draws one patient's route; the file holds {len(patients)}", where=args.patient,
+                                  hint="give a file with one patient")
+        walk = pathway.walk(patients[0])
+    out = write_svg(pathway_dot(pathway, walk), Path(args.svg))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from smnpc_kg.store import OxigraphStore
+    from smnpc_kg.viz import forest_plot
+
+    project = _project(args)
+    out = forest_plot(OxigraphStore.from_dist(project.dist), Path(args.out))
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_patient_schema(args: argparse.Namespace) -> int:
     from smnpc_kg.patient import schema
 
@@ -142,6 +193,9 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "query": (cmd_query, "run a SPARQL query (a .rq file or the query text)"),
     "audit": (cmd_audit, "audit the KG against the review text: quotes, values, reachability, coverage"),
     "classify": (cmd_classify, "place a patient (JSON or Turtle) in every published stratification, with reasons and evidence"),
+    "recommend": (cmd_recommend, "walk the treatment pathway for a patient, with the evidence chain behind every step"),
+    "pathway": (cmd_pathway, "draw the treatment pathway as SVG (Graphviz), a patient's route highlighted"),
+    "plot": (cmd_plot, "draw a figure: `plot forest OUT.png` is the forest plot of Table 2's hazard ratios"),
     "patient-schema": (cmd_patient_schema, "print the JSON schema of patient profiles"),
     "demo": (cmd_demo, "print the review's tables reproduced from the built KG"),
 }
@@ -164,6 +218,16 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--format", choices=["text", "json"], default="text")
             sp.add_argument("--reasoner", choices=["compiled", "hermit"], default="compiled",
                             help="compiled: the evaluator compiled from the OWL axioms (fast); hermit: the reference OWL reasoner")
+        if name == "recommend":
+            sp.add_argument("patient", help="a patient file: JSON (schema smnpc-kg/patient/1.0) or Turtle")
+            sp.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+            sp.add_argument("--explain-all", action="store_true", help="also list the steps that do not apply, and why")
+        if name == "pathway":
+            sp.add_argument("--svg", required=True, help="the SVG file to write")
+            sp.add_argument("--patient", help="a patient file whose route to highlight")
+        if name == "plot":
+            sp.add_argument("kind", choices=["forest"], help="forest: the hazard ratios of locoregional RT in Table 2")
+            sp.add_argument("out", help="the image file to write (PNG)")
         if name == "audit":
             sp.add_argument("--format", choices=["table", "json"], default="table")
             sp.add_argument("--threshold", type=float, default=95.0, help="minimum coverage in percent")

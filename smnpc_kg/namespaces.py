@@ -157,6 +157,7 @@ class SMO(DefinedNamespace):
     Parameter: URIRef
     PartialHepatectomy: URIRef
     PartialResponse: URIRef
+    PathwayPhase: URIRef
     PathwayStep: URIRef
     Patient: URIRef
     PatientClass: URIRef
@@ -255,6 +256,7 @@ class SMO(DefinedNamespace):
     Wu2016M1c: URIRef
     Year: URIRef
     aboutDrug: URIRef
+    action: URIRef
     adjusted: URIRef
     appliesTo: URIRef
     armLabel: URIRef
@@ -325,6 +327,7 @@ class SMO(DefinedNamespace):
     paramOligoMaxLesions: URIRef
     parameterValue: URIRef
     partOf: URIRef
+    phase: URIRef
     plateletCount: URIRef
     population: URIRef
     priorPlatinum: URIRef
@@ -348,6 +351,7 @@ class SMO(DefinedNamespace):
     sampleSize: URIRef
     section: URIRef
     sha256: URIRef
+    sideBySide: URIRef
     site: URIRef
     sourceLine: URIRef
     spineInvolved: URIRef
@@ -389,6 +393,8 @@ PREFIXES: dict[str, str] = {
     "contradiction": f"{ID}contradiction/",
     "reading": f"{ID}reading/",
     "step": f"{ID}step/",
+    "phase": f"{ID}phase/",
+    "patient": f"{ID}patient/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "owl": "http://www.w3.org/2002/07/owl#",
