@@ -17,13 +17,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) system
 
-# System programs, installed with apt-get when absent: a Java runtime for HermiT (owlready2) and
-# Graphviz's dot for the pathway diagram.
+# System programs, installed with apt-get when absent: a Java runtime for HermiT (owlready2), Graphviz's
+# dot for the pathway diagram, and for the integration tests Virtuoso 7 and headless Chromium with its
+# driver. The Virtuoso package's own service is stopped: the tests start their own, on 127.0.0.1 only.
 system:
 	@missing=""; command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v virtuoso-t >/dev/null 2>&1 || missing="$$missing virtuoso-opensource"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then echo "installing with apt-get:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  service virtuoso-opensource-7 stop >/dev/null 2>&1 || true; fi; \
+	if pgrep -x virtuoso-t >/dev/null 2>&1; then echo "stopping a Virtuoso server started by its package"; \
+	  service virtuoso-opensource-7 stop >/dev/null 2>&1 || pkill -x virtuoso-t || true; fi
 
 build: install
 	$(BIN)/smnpc-kg build

@@ -335,6 +335,12 @@ def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None 
         from smnpc_kg.reason import check_consistency
 
         check_consistency(kg.graph)
+    # the query library as SHACL SPARQL executables, so that the endpoint serves its examples (added after reasoning:
+    # they describe queries, not the domain)
+    from smnpc_kg.queries import examples_graph
+
+    for triple in examples_graph(project.root / "queries"):
+        kg.graph.add(triple)
     return kg.graph, count(kg.graph)
 
 

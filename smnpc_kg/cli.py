@@ -68,6 +68,11 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def open_store(project: Project, endpoint: str | None = None) -> Store:
+    """The embedded store over dist/, or a remote SPARQL endpoint: every command works the same on both."""
+    if endpoint:
+        from smnpc_kg.remote import RemoteStore
+
+        return RemoteStore(endpoint)
     from smnpc_kg.store import OxigraphStore
 
     return OxigraphStore.from_dist(project.dist)
@@ -100,13 +105,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def load_classifier(project: Project) -> object:
+def load_classifier(project: Project, endpoint: str | None = None) -> object:
     from smnpc_kg.build import parse_turtle
     from smnpc_kg.classify import Classifier, Definitions
-    from smnpc_kg.store import OxigraphStore
 
     ontology = parse_turtle(project.ontology_files[0], project.rel(project.ontology_files[0]))
-    return Classifier(Definitions(ontology), OxigraphStore.from_dist(project.dist))
+    return Classifier(Definitions(ontology), open_store(project, endpoint))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -115,7 +119,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     project = _project(args)
     patients = read_patients(Path(args.patient))
-    classifier = load_classifier(project)
+    classifier = load_classifier(project, args.endpoint)
     assert isinstance(classifier, Classifier)
     members = None
     if args.reasoner == "hermit":
@@ -136,7 +140,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
     project = _project(args)
     patients = read_patients(Path(args.patient))
-    classifier = load_classifier(project)
+    classifier = load_classifier(project, args.endpoint)
     assert isinstance(classifier, Classifier)
     pathway = Pathway(classifier.store, classifier.definitions)
     walks = [pathway.walk(p) for p in patients]
@@ -180,6 +184,35 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from smnpc_kg.remote import push
+
+    project = _project(args)
+    nt = project.dist / "smnpc-kg.nt"
+    if not nt.is_file():
+        raise SmnpcError("no built KG to push", where=project.rel(project.dist), hint="run `smnpc-kg build` first")
+    target = args.graph_store or args.endpoint.rsplit("/", 1)[0] + "/store"
+    status = push(nt, target)
+    print(f"pushed {project.rel(nt)} to {target} (HTTP {status}); query it with --endpoint {args.endpoint}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from smnpc_kg.server import Limits, create_app
+
+    project = _project(args)
+    if not (project.dist / "smnpc-kg.nt").is_file():
+        raise SmnpcError("no built KG to serve", where=project.rel(project.dist), hint="run `smnpc-kg build` first")
+    limits = Limits(timeout_s=args.timeout, max_result_bytes=args.max_result_bytes, workers=args.workers,
+                    allow_federation=args.allow_federation)
+    app = create_app(project.dist, project.ontology_files[0], project.root / "queries", limits)
+    print(f"serving http://{args.host}:{args.port}/ (SPARQL at /sparql); read-only; Ctrl-C stops", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_patient_schema(args: argparse.Namespace) -> int:
     from smnpc_kg.patient import schema
 
@@ -196,6 +229,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "recommend": (cmd_recommend, "walk the treatment pathway for a patient, with the evidence chain behind every step"),
     "pathway": (cmd_pathway, "draw the treatment pathway as SVG (Graphviz), a patient's route highlighted"),
     "plot": (cmd_plot, "draw a figure: `plot forest OUT.png` is the forest plot of Table 2's hazard ratios"),
+    "push": (cmd_push, "load the built KG into a SPARQL 1.1 store through the Graph Store Protocol"),
+    "serve": (cmd_serve, "serve the KG over the SPARQL 1.1 Protocol (read-only), with a query page, /classify and /recommend"),
     "patient-schema": (cmd_patient_schema, "print the JSON schema of patient profiles"),
     "demo": (cmd_demo, "print the review's tables reproduced from the built KG"),
 }
@@ -228,6 +263,18 @@ def parser() -> argparse.ArgumentParser:
         if name == "plot":
             sp.add_argument("kind", choices=["forest"], help="forest: the hazard ratios of locoregional RT in Table 2")
             sp.add_argument("out", help="the image file to write (PNG)")
+        if name in ("query", "classify", "recommend"):
+            sp.add_argument("--endpoint", help="a SPARQL 1.1 query endpoint to use instead of the embedded store")
+        if name == "push":
+            sp.add_argument("--endpoint", required=True, help="the store's SPARQL query endpoint (e.g. http://127.0.0.1:7878/query)")
+            sp.add_argument("--graph-store", help="its Graph Store Protocol URL (default: the endpoint's /store, as Oxigraph serves it)")
+        if name == "serve":
+            sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+            sp.add_argument("--port", type=int, default=8890)
+            sp.add_argument("--timeout", type=float, default=10.0, help="seconds a query may run")
+            sp.add_argument("--max-result-bytes", type=int, default=10 * 2**20)
+            sp.add_argument("--workers", type=int, default=2, help="query worker processes")
+            sp.add_argument("--allow-federation", action="store_true", help="allow SERVICE (off by default)")
         if name == "audit":
             sp.add_argument("--format", choices=["table", "json"], default="table")
             sp.add_argument("--threshold", type=float, default=95.0, help="minimum coverage in percent")

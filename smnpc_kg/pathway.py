@@ -143,7 +143,9 @@ class Pathway:
                                 ("treatment", step.recommends), ("side", step.side_by_side)):
                 if var in row and row[var].value not in target:
                     target.append(row[var].value)
-        for step in self.steps.values():
+        for step in self.steps.values():  # a fixed order, whatever order the store answers in
+            for items in (step.applies_to, step.justified_by, step.next_steps, step.recommends, step.side_by_side):
+                items.sort()
             for cls in step.applies_to:
                 if URIRef(cls) not in definitions.formulas and URIRef(cls) != SMO.Patient:
                     raise ValidationError(f"step {step.step} applies to {cls}, which is not a defined patient class",
@@ -183,6 +185,13 @@ class Pathway:
             quote = Quote(row["quote"].value, int(row["line"].value))
             if quote not in chain.quotes:
                 chain.quotes.append(quote)
+        for by_rec in findings.values():
+            for chain in by_rec.values():
+                chain.studies.sort()
+                chain.quotes.sort(key=lambda q: (q.line, q.text))
+        for evidence in results.values():
+            evidence.sort(key=lambda e: (e.quote.line, e.result))
+        findings = {rid: dict(sorted(by_rec.items())) for rid, by_rec in findings.items()}
         chains: dict[str, RecommendationChain] = {}
         for row in store.query(_RECS).rows:
             rid = row["rec"].value
@@ -191,7 +200,7 @@ class Pathway:
                 rchain = chains[rid] = RecommendationChain(
                     rid, row["label"].value, row["statement"].value, row["direction"].value,
                     row["strength"].value if "strength" in row else "", row["level"].value, int(row["levelRank"].value),
-                    row["eco"].value if "eco" in row else "", row["direct"].value == "true" if "direct" in row else False,
+                    row["eco"].value if "eco" in row else "", row["direct"].truth() if "direct" in row else False,
                     [], list(findings.get(rid, {}).values()))
             rchain.quotes.append(Quote(row["quote"].value, int(row["line"].value)))
         for step in self.steps.values():
@@ -199,6 +208,8 @@ class Pathway:
             if missing:
                 raise ValidationError(f"step {step.step} is justified by {missing[0]}, which has no evidence chain",
                                       where="evidence/pathway.ttl", hint="rebuild the KG (evidence levels are derived by the build)")
+        for rchain in chains.values():
+            rchain.quotes.sort(key=lambda q: (q.line, q.text))
         self.side = {sid: list(findings.get(sid, {}).values()) for sid in self.steps}
         return chains
 

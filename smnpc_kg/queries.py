@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rdflib import Graph
+
 from smnpc_kg.errors import QueryError
 
 
@@ -56,3 +58,56 @@ def parse_header(text: str, where: str = "query") -> QueryHeader:
                          hint="start the file with '# title: ...', '# description: ...', '# keywords: ...'")
     return QueryHeader(fields["title"], fields["description"],
                        [k.strip() for k in fields["keywords"].split(",") if k.strip()])
+
+
+@dataclass
+class LibraryQuery:
+    name: str            # path relative to queries/, without .rq
+    path: Path
+    header: QueryHeader
+    text: str
+
+
+def library(folder: Path) -> list[LibraryQuery]:
+    """The competency questions: every .rq under queries/ except the build's derivation rules."""
+    out = []
+    for path in sorted(folder.rglob("*.rq")):
+        rel = path.relative_to(folder)
+        if rel.parts[0] == "derive":
+            continue
+        text = path.read_text(encoding="utf-8")
+        out.append(LibraryQuery(str(rel.with_suffix("")), path, parse_header(text, str(path)), text))
+    return out
+
+
+def examples_graph(folder: Path) -> Graph:
+    """The query library as RDF, the SIB sparql-examples way: sh:SPARQLExecutable with rdfs:comment and sh:select."""
+    from rdflib import Literal, Namespace, URIRef
+    from rdflib.namespace import RDF, RDFS, SH, XSD
+
+    from smnpc_kg.namespaces import ID, PREFIXES
+
+    schema = Namespace("https://schema.org/")
+    graph = Graph()
+    graph.bind("sh", SH)
+    graph.bind("schema", schema)
+    prefixes = URIRef(f"{ID}query/prefixes")
+    graph.add((prefixes, RDF.type, URIRef("http://www.w3.org/2002/07/owl#Ontology")))
+    for prefix, iri in sorted(PREFIXES.items()):
+        decl = URIRef(f"{ID}query/prefixes#{prefix}")
+        graph.add((prefixes, SH.declare, decl))
+        graph.add((decl, SH.prefix, Literal(prefix)))
+        graph.add((decl, SH.namespace, Literal(iri, datatype=XSD.anyURI)))
+    for q in library(folder):
+        node = URIRef(f"{ID}query/{q.name}")
+        kind = "construct" if "CONSTRUCT" in q.text.upper().split("WHERE")[0] else \
+               "ask" if q.text.lstrip("# \n").upper().startswith("ASK") else "select"
+        graph.add((node, RDF.type, SH.SPARQLExecutable))
+        graph.add((node, RDF.type, SH[f"SPARQL{kind.capitalize()}Executable"]))
+        graph.add((node, RDFS.label, Literal(q.header.title)))
+        graph.add((node, RDFS.comment, Literal(q.header.description, lang="en")))
+        graph.add((node, SH[kind], Literal(q.text)))
+        graph.add((node, SH.prefixes, prefixes))
+        for keyword in q.header.keywords:
+            graph.add((node, schema.keywords, Literal(keyword)))
+    return graph

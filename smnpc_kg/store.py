@@ -25,6 +25,10 @@ class Term:
     datatype: str | None = None
     lang: str | None = None
 
+    def truth(self) -> bool:
+        """An xsd:boolean's value: "true" and "1" are both lexical forms of true (Virtuoso writes "1")."""
+        return self.value in ("true", "1")
+
     def as_json(self) -> dict[str, str]:
         out = {"type": self.type, "value": self.value}
         if self.datatype:

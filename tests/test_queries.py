@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,49 @@ ROOT = Path(__file__).resolve().parent.parent
 QUERIES = sorted(p for p in (ROOT / "queries").rglob("*.rq"))
 
 
+MANIFEST = {row["query"]: int(row["rows"]) for row in csv.DictReader(
+    (ROOT / "queries" / "manifest.tsv").open(encoding="utf-8"), delimiter="\t")}
+
+
 @pytest.mark.parametrize("path", QUERIES, ids=lambda p: str(p.relative_to(ROOT / "queries")))
-def test_query_has_header_and_runs(path: Path, store: OxigraphStore) -> None:
+def test_query_has_header_runs_and_matches_the_manifest(path: Path, store: OxigraphStore) -> None:
     text = path.read_text(encoding="utf-8")
     header = parse_header(text, str(path))
     assert header.keywords
     results = store.query(text)
-    if path.parent.name == "queries":  # library queries answer with rows; sections may be empty
+    name = str(path.relative_to(ROOT / "queries").with_suffix(""))
+    if name.startswith("derive/"):
+        assert results.triples, f"{name} derives nothing"
+        return
+    assert name in MANIFEST, f"queries/{name}.rq has no entry in queries/manifest.tsv: add its expected row count"
+    assert len(results.rows) == MANIFEST[name], f"{name}: {len(results.rows)} rows, the manifest expects {MANIFEST[name]}"
+    if name.startswith("checks/"):
+        assert name.endswith("-violation") and MANIFEST[name] == 0
+    elif path.parent.name == "queries":
         assert results.rows, f"{path.name} returned no rows"
+
+
+def test_library_has_enough_competency_questions() -> None:
+    top = [n for n in MANIFEST if "/" not in n]
+    assert len(top) >= 20 and len(MANIFEST) >= 25
+    assert set(MANIFEST) <= {str(p.relative_to(ROOT / "queries").with_suffix("")) for p in QUERIES}, "the manifest names a missing query"
+
+
+def test_checks_catch_violations() -> None:
+    bad = OxigraphStore.from_turtle("""
+        @prefix smo: <https://w3id.org/smnpc-kg/ontology#> . @prefix prov: <http://www.w3.org/ns/prov#> .
+        <urn:r> a smo:Result ; smo:reportedBy <urn:nowhere> .""")
+    for check, expect in (("result-without-quote", 1), ("dangling-reference", 1)):
+        text = (ROOT / "queries" / "checks" / f"{check}-violation.rq").read_text(encoding="utf-8")
+        assert len(bad.query(text).rows) == expect, check
+
+
+def test_examples_are_published_as_rdf(store: OxigraphStore) -> None:
+    rows = store.query("""SELECT ?q ?select WHERE { ?q a sh:SPARQLExecutable ; rdfs:comment ?c ; sh:select ?select ;
+                             sh:prefixes/sh:declare/sh:prefix "smo" }""").rows
+    assert len(rows) == sum(1 for n in MANIFEST)  # every library query, SELECTs all
+    table1 = next(r for r in rows if r["q"].value.endswith("/query/table-1"))
+    assert "smo:StratificationScheme" in table1["select"].value
 
 
 SECTIONS = sorted((ROOT / "queries" / "sections").glob("*.rq"))
