@@ -59,7 +59,11 @@ def timed(fn: object, repeat: int) -> tuple[float, int]:
 
 def _rdflib_child(graph: Graph, text: str, out: Any) -> None:
     start = time.perf_counter()
-    rows = len(list(graph.query(with_prefixes(text))))
+    try:
+        rows = len(list(graph.query(with_prefixes(text))))
+    except Exception:  # rdflib's engine fails on some valid queries; report it as a failure, not a time
+        out.put((-1.0, -1))
+        return
     out.put((time.perf_counter() - start, rows))
 
 
@@ -74,7 +78,10 @@ def rdflib_time(graph: Graph, text: str, limit_s: float) -> tuple[float | None, 
         proc.terminate()
         proc.join()
         return None, -1
-    elapsed, rows = out.get()
+    try:
+        elapsed, rows = out.get(timeout=5)
+    except Exception:
+        return None, -2
     return float(elapsed), int(rows)
 
 

@@ -31,6 +31,17 @@ def store(built: tuple[Path, Counts]) -> OxigraphStore:
     return OxigraphStore.from_dist(built[0])
 
 
+@pytest.fixture(scope="session")
+def served_root(tmp_path_factory: pytest.TempPathFactory, built: tuple[Path, Counts]) -> Path:
+    """A project root whose dist/ is the session's built KG (ontology and queries linked from the repository)."""
+    root = tmp_path_factory.mktemp("served")
+    (root / "ontology").mkdir()
+    (root / "ontology" / "smnpc.ttl").symlink_to(ROOT / "ontology" / "smnpc.ttl")
+    (root / "queries").symlink_to(ROOT / "queries")
+    (root / "dist").symlink_to(built[0])
+    return root
+
+
 @pytest.fixture()
 def scratch_project(tmp_path: Path) -> Project:
     """A disposable copy of the project's inputs, for tests that break them on purpose."""

@@ -11,20 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import Counts, Project
+from smnpc_kg.build import Project
 from smnpc_kg.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
-def built_root(tmp_path: Path, built: tuple[Path, Counts]) -> Path:
-    """A project root whose dist/ is the session's built KG."""
-    (tmp_path / "ontology").mkdir()
-    (tmp_path / "ontology" / "smnpc.ttl").symlink_to(ROOT / "ontology" / "smnpc.ttl")
-    (tmp_path / "queries").symlink_to(ROOT / "queries")
-    (tmp_path / "dist").symlink_to(built[0])
-    return tmp_path
+def built_root(served_root: Path) -> Path:
+    return served_root
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

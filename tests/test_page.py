@@ -8,20 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import Counts
 from tests.servers import smnpc_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, built: tuple[Path, Counts]) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("page")
-    (root / "ontology").mkdir()
-    (root / "ontology" / "smnpc.ttl").symlink_to(ROOT / "ontology" / "smnpc.ttl")
-    (root / "queries").symlink_to(ROOT / "queries")
-    (root / "dist").symlink_to(built[0])
-    with smnpc_server(root) as url:
+def server(served_root: Path) -> Iterator[str]:
+    with smnpc_server(served_root) as url:
         yield url
 
 

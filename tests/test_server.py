@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import Counts
 from smnpc_kg.remote import RemoteStore
 from smnpc_kg.store import OxigraphStore
 from tests.servers import smnpc_server
@@ -24,13 +23,8 @@ SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, built: tuple[Path, Counts]) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("served")
-    (root / "ontology").mkdir()
-    (root / "ontology" / "smnpc.ttl").symlink_to(ROOT / "ontology" / "smnpc.ttl")
-    (root / "queries").symlink_to(ROOT / "queries")
-    (root / "dist").symlink_to(built[0])
-    with smnpc_server(root, "--timeout", "3", "--max-result-bytes", "300000", "--workers", "2") as url:
+def server(served_root: Path) -> Iterator[str]:
+    with smnpc_server(served_root, "--timeout", "3", "--max-result-bytes", "300000", "--workers", "2") as url:
         yield url
 
 
