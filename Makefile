@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all install system build demo test lint typecheck pytest audit bench clean
+.PHONY: all install system build demo test lint typecheck pytest audit bench docs clean
 
 all: demo
 
@@ -60,6 +60,9 @@ bench: build
 	$(BIN)/python bench/bench_queries.py
 	$(BIN)/python bench/bench_classify.py
 	$(BIN)/python bench/bench_recommend.py
+
+docs: build
+	$(BIN)/smnpc-kg docs --out docs/index.html
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache

@@ -213,6 +213,53 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ontology_with_imports(project: Project) -> object:
+    from rdflib import Graph
+
+    from smnpc_kg.build import parse_turtle
+
+    graph = Graph()
+    for path in project.ontology_files:
+        for triple in parse_turtle(path, project.rel(path)):
+            graph.add(triple)
+    return graph
+
+
+def cmd_mappings(args: argparse.Namespace) -> int:
+    from rdflib import Graph
+
+    from smnpc_kg.mappings import write_sssom
+
+    project = _project(args)
+    graph = _ontology_with_imports(project)
+    assert isinstance(graph, Graph)
+    out = write_sssom(graph, Path(args.out) if args.out else project.root / "ontology" / "mappings.sssom.tsv")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from smnpc_kg.export import export
+
+    project = _project(args)
+    out = export(project.dist, args.format, Path(args.out))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from rdflib import Graph
+
+    from smnpc_kg.export import documentation
+
+    project = _project(args)
+    graph = _ontology_with_imports(project)
+    assert isinstance(graph, Graph)
+    out = documentation(graph, Path(args.out))
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_patient_schema(args: argparse.Namespace) -> int:
     from smnpc_kg.patient import schema
 
@@ -231,6 +278,9 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "plot": (cmd_plot, "draw a figure: `plot forest OUT.png` is the forest plot of Table 2's hazard ratios"),
     "push": (cmd_push, "load the built KG into a SPARQL 1.1 store through the Graph Store Protocol"),
     "serve": (cmd_serve, "serve the KG over the SPARQL 1.1 Protocol (read-only), with a query page, /classify and /recommend"),
+    "mappings": (cmd_mappings, "write the SSSOM mapping set from the ontology's skos:*Match triples"),
+    "export": (cmd_export, "export the built KG: ttl, nt, jsonld (with its context) or owl (RDF/XML)"),
+    "docs": (cmd_docs, "write the ontology's HTML documentation"),
     "patient-schema": (cmd_patient_schema, "print the JSON schema of patient profiles"),
     "demo": (cmd_demo, "print the review's tables reproduced from the built KG"),
 }
@@ -268,6 +318,13 @@ def parser() -> argparse.ArgumentParser:
         if name == "push":
             sp.add_argument("--endpoint", required=True, help="the store's SPARQL query endpoint (e.g. http://127.0.0.1:7878/query)")
             sp.add_argument("--graph-store", help="its Graph Store Protocol URL (default: the endpoint's /store, as Oxigraph serves it)")
+        if name == "mappings":
+            sp.add_argument("--out", help="default: ontology/mappings.sssom.tsv")
+        if name == "export":
+            sp.add_argument("--format", choices=["ttl", "nt", "jsonld", "owl"], required=True)
+            sp.add_argument("--out", required=True, help="the file to write")
+        if name == "docs":
+            sp.add_argument("--out", default="docs/index.html", help="the HTML file to write")
         if name == "serve":
             sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
             sp.add_argument("--port", type=int, default=8890)

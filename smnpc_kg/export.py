@@ -1,0 +1,87 @@
+"""Exports for other tools: Turtle, N-Triples, JSON-LD (with its context) and OWL as RDF/XML; and HTML documentation."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from rdflib import Graph, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
+
+from smnpc_kg.build import write_atomic
+from smnpc_kg.errors import SmnpcError
+from smnpc_kg.namespaces import PREFIXES, SMO
+
+FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}
+
+
+def context() -> dict[str, object]:
+    """The JSON-LD context: the project's prefix map."""
+    return {"@context": dict(sorted(PREFIXES.items()))}
+
+
+def export(dist: Path, fmt: str, out: Path) -> Path:
+    """The built KG in another serialisation; OWL is RDF/XML for Protégé and OWL API tools."""
+    if fmt not in FORMATS:
+        raise SmnpcError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    source = dist / "smnpc-kg.nt"
+    if not source.is_file():
+        raise SmnpcError("no built KG to export", where=str(dist), hint="run `smnpc-kg build` first")
+    graph = Graph().parse(source, format="nt")
+    for prefix, iri in PREFIXES.items():
+        graph.bind(prefix, iri, override=True)
+    if fmt == "jsonld":
+        data = graph.serialize(format="json-ld", context=context()["@context"], sort_keys=True, indent=1)
+        write_atomic(out.with_name("context.jsonld"), (json.dumps(context(), indent=1) + "\n").encode("utf-8"))
+    else:
+        data = graph.serialize(format=FORMATS[fmt])
+    write_atomic(out, data.encode("utf-8"))
+    return out
+
+
+def documentation(ontology: Graph, out: Path) -> Path:
+    """One HTML page: every class and property of the ontology with label, definition, parents and mappings."""
+    def curie(node: object) -> str:
+        text = str(node)
+        for prefix, iri in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
+            if text.startswith(iri):
+                return f"{prefix}:{text[len(iri):]}"
+        return text
+
+    sections = []
+    for title, kinds in (("Classes", [OWL.Class]), ("Object properties", [OWL.ObjectProperty]),
+                         ("Datatype properties", [OWL.DatatypeProperty]), ("Annotation properties", [OWL.AnnotationProperty]),
+                         ("Named individuals", [OWL.NamedIndividual])):
+        terms = sorted({s for k in kinds for s in ontology.subjects(RDF.type, k)
+                        if isinstance(s, URIRef) and str(s).startswith(str(SMO))}, key=str)
+        rows = []
+        for term in terms:
+            local = str(term)[len(str(SMO)):]
+            parents = ", ".join(f'<a href="#{html.escape(str(p)[len(str(SMO)):])}">{html.escape(curie(p))}</a>' if str(p).startswith(str(SMO))
+                                else html.escape(curie(p)) for p in sorted(ontology.objects(term, RDFS.subClassOf), key=str) if isinstance(p, URIRef))
+            maps = []
+            for pred in (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch):
+                for obj in sorted(ontology.objects(term, pred), key=str):
+                    label = ontology.value(obj, RDFS.label)
+                    maps.append(f"{curie(pred)} {html.escape(curie(obj))}" + (f" ({html.escape(str(label))})" if label else ""))
+            for obj in sorted(ontology.objects(term, SMO.unverifiedMatch), key=str):
+                maps.append(f"unverified candidate {html.escape(curie(obj))}")
+            rows.append(f'<tr id="{html.escape(local)}"><td><code>smo:{html.escape(local)}</code></td>'
+                        f"<td>{html.escape(str(ontology.value(term, RDFS.label) or ''))}</td>"
+                        f"<td>{html.escape(str(ontology.value(term, SKOS.definition) or ''))}</td>"
+                        f"<td>{parents}</td><td>{'<br>'.join(maps)}</td></tr>")
+        sections.append(f"<h2>{title} ({len(terms)})</h2><table><tr><th>term</th><th>label</th><th>definition</th>"
+                        f"<th>parents</th><th>mappings</th></tr>{''.join(rows)}</table>")
+    onto = URIRef("https://w3id.org/smnpc-kg/ontology")
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(str(ontology.value(onto, URIRef('http://purl.org/dc/terms/title'))))}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem}} table{{border-collapse:collapse;font-size:.85rem}}
+td,th{{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top}} th{{background:#eee}}</style></head><body>
+<h1>{html.escape(str(ontology.value(onto, URIRef('http://purl.org/dc/terms/title'))))}</h1>
+<p>{html.escape(str(ontology.value(onto, URIRef('http://purl.org/dc/terms/description'))))}</p>
+<p>Version {html.escape(str(ontology.value(onto, OWL.versionInfo)))}; licence
+{html.escape(str(ontology.value(onto, URIRef('http://purl.org/dc/terms/license'))))}; namespace <code>{SMO}</code>.</p>
+{''.join(sections)}</body></html>
+"""
+    write_atomic(out, page.encode("utf-8"))
+    return out
