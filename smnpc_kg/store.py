@@ -13,7 +13,7 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from smnpc_kg.errors import QueryError, StoreError
-from smnpc_kg.namespaces import sparql_prologue
+from smnpc_kg.namespaces import PREFIXES, sparql_prologue
 
 
 @dataclass(frozen=True)
@@ -136,10 +136,9 @@ class OxigraphStore:
 
     def query(self, sparql: str) -> Results:
         try:
-            answer = self._store.query(with_prefixes(sparql), use_default_graph_as_union=True)
+            answer = self._store.query(sparql, prefixes=PREFIXES, use_default_graph_as_union=True)
         except SyntaxError as exc:
-            raise QueryError(f"SPARQL syntax error: {_shift_lines(str(exc))}",
-                             hint="check the query against the SPARQL 1.1 grammar") from exc
+            raise QueryError(f"SPARQL syntax error: {exc}", hint="check the query against the SPARQL 1.1 grammar") from exc
         except (OSError, ValueError, RuntimeError) as exc:
             raise QueryError(f"query failed: {exc}") from exc
         if isinstance(answer, ox.QueryBoolean):
@@ -147,25 +146,13 @@ class OxigraphStore:
         if isinstance(answer, ox.QuerySolutions):
             variables = [v.value for v in answer.variables]
             rows = []
+            term = _term
             for solution in answer:
                 row = {}
-                for v in variables:
-                    value = solution[v]
+                for v, value in zip(variables, solution, strict=True):
                     if value is not None:
-                        row[v] = _term(value)
+                        row[v] = term(value)
                 rows.append(row)
             return Results(variables=variables, rows=rows)
         triples = [f"{t.subject} {t.predicate} {t.object} ." for t in answer]
         return Results(triples=sorted(triples))
-
-
-def _shift_lines(message: str) -> str:
-    """Report positions in the user's query, not in the query with our prologue in front."""
-    import re
-
-    offset = sparql_prologue().count("\n")
-
-    def fix(m: re.Match[str]) -> str:
-        return f"{m.group(1)}{int(m.group(2)) - offset}"
-
-    return re.sub(r"((?:line |at ))(\d+)(?=[:\s,)]|$)", fix, message)

@@ -69,6 +69,7 @@ def oxigraph_server(nt: Path, workdir: Path, writable: bool = False) -> Iterator
     """Oxigraph server: bulk load, optimize, then serve (read-only unless ``writable``)."""
     exe = oxigraph_exe()
     location = workdir / "oxigraph-db"
+    workdir.mkdir(parents=True, exist_ok=True)
     if not writable:
         subprocess.run([exe, "load", "--location", str(location), "--file", str(nt)], check=True, capture_output=True)
         subprocess.run([exe, "optimize", "--location", str(location)], check=True, capture_output=True)
