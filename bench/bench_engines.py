@@ -71,6 +71,7 @@ def run(label: str, graph: Graph, engines: list[str], repeat: int, rdflib_limit:
                     list(answer)
 
                 columns[q.name]["raw"] = f"{median_ms(raw, repeat):.1f}"
+            print(f"  {q.name}: embedded {columns[q.name].get('embedded', '-')} ms", flush=True)
             if "rdflib" in engines:
                 elapsed, n = rdflib_time(graph, q.text, rdflib_limit)
                 columns[q.name]["rdflib"] = ("fails" if n == -1 or (elapsed is not None and elapsed < 0) else
