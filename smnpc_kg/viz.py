@@ -137,5 +137,6 @@ def forest_plot(store: Store, out: Path) -> Path:
     with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".forest-", suffix=out.suffix or ".png", delete=False) as tmp:
         fig.savefig(tmp.name, dpi=150)
     plt.close(fig)
+    os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, out)
     return out
