@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import PROV, RDF, XSD
+from rdflib import Literal
+from rdflib.namespace import XSD
 
 from smnpc_kg.namespaces import BIBO, OA, SMO
 from smnpc_kg.source import SourceText, printed_in, squash
@@ -77,11 +77,7 @@ class AuditReport:
         }, indent=1, ensure_ascii=False)
 
 
-# ------------------------------------------------------------------ checks on an rdflib graph (curators' check)
-def quotes_of(graph: Graph, node: URIRef) -> list[str]:
-    return [str(graph.value(q, OA.exact) or "") for q in graph.objects(node, PROV.wasDerivedFrom) if (q, RDF.type, SMO.Quote) in graph]
-
-
+# ------------------------------------------------------------------ the audit proper, over any store
 def _printed(pred: str, value: Literal | Term, quotes: list[str]) -> bool:
     text = str(value) if isinstance(value, Literal) else value.value
     if pred in {str(p) for p in PRINTED_STRINGS}:
@@ -97,28 +93,6 @@ def _in_range(number: Decimal, quote: str) -> bool:
     return any(Decimal(a) <= number <= Decimal(b) for a, b in re.findall(r"(\d+)–(\d+)", quote))
 
 
-def check_values_in_quotes(graph: Graph, origin: dict[URIRef, str], report: AuditReport) -> None:
-    """Every numeric literal of a quoted node is printed in one of the node's quotes."""
-    checked = 0
-    nm = graph.namespace_manager
-    for node in sorted({s for s in graph.subjects(PROV.wasDerivedFrom, None) if isinstance(s, URIRef)}):
-        quotes = quotes_of(graph, node)
-        if not quotes:
-            continue
-        for pred, obj in sorted(graph.predicate_objects(node)):
-            if not isinstance(obj, Literal) or pred in NOT_FROM_TEXT:
-                continue
-            if obj.datatype not in NUMERIC and pred != BIBO.pmid:
-                continue
-            checked += 1
-            if not _printed(str(pred), obj, quotes):
-                shown = " | ".join(squash(q)[:120] for q in quotes)
-                report.failures.append(Failure("value-in-quote", node.n3(nm), origin.get(node, "?"),
-                                               f"{pred.n3(nm)} {obj} is not printed in its quote: {shown!r}"))
-    report.checked["value-in-quote"] = checked
-
-
-# ------------------------------------------------------------------ the audit proper, over any store
 _NODE_LITERALS = """
 SELECT ?node ?p ?o ?exact ?file WHERE {
   ?node prov:wasDerivedFrom ?q . ?q a smo:Quote ; oa:exact ?exact .
@@ -171,7 +145,7 @@ def _reachability(store: Store, report: AuditReport) -> None:
                                            f"PMID {row['pmid'].value!r} is not 1-9 digits"))
 
 
-def _values_in_quotes(store: Store, report: AuditReport) -> dict[str, list[tuple[str, str]]]:
+def check_values_in_quotes(store: Store, report: AuditReport) -> dict[str, list[tuple[str, str]]]:
     """Check every literal of a quoted node against its quotes; return node -> [(pred, literal)]."""
     quotes: dict[str, list[str]] = {}
     literals: dict[str, set[tuple[str, Term]]] = {}
@@ -296,7 +270,7 @@ def run_audit(store: Store, source: SourceText, exceptions: dict[tuple[int, str]
         if not source.find_all(row["exact"].value):
             report.failures.append(Failure("quote-in-source", row["q"].value, row["file"].value if "file" in row else "?",
                                            f"not found in the source: {squash(row['exact'].value)[:120]!r}"))
-    values = _values_in_quotes(store, report)
+    values = check_values_in_quotes(store, report)
     _reachability(store, report)
     _coverage(store, source, values, exceptions or {}, report)
     return report

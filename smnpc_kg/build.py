@@ -171,7 +171,7 @@ def check_vocabulary(kg: LoadedKG, ontology_terms: set[URIRef]) -> None:
 def record_origin(kg: LoadedKG) -> None:
     """Tell auditors which file curates each evidence node (smo:curatedIn)."""
     for node, rel in kg.origin.items():
-        if str(node).startswith(str(ID)) and rel.startswith("evidence/"):
+        if str(node).startswith(str(ID)):
             kg.graph.add((node, SMO.curatedIn, Literal(rel)))
 
 

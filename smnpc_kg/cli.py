@@ -31,18 +31,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Check extra evidence files against the project without writing anything (for curators)."""
     from smnpc_kg.audit import AuditReport, check_values_in_quotes
-    from smnpc_kg.build import check_vocabulary, load, locate_quotes, ontology_terms, validate_shapes
-    from smnpc_kg.source import SourceText
+    from smnpc_kg.build import assemble
+    from smnpc_kg.store import OxigraphStore
 
     project = _project(args)
     extra = [Path(p) for p in args.files]
     context = [Path(p) for p in args.context or []]
-    kg = load(project, [*context, *extra])
-    check_vocabulary(kg, ontology_terms(project))
-    locate_quotes(kg, SourceText.from_file(project.source_file))
-    validate_shapes(kg, project.shapes_file, project.rel(project.shapes_file))
+    graph, _counts = assemble(project, reason=False, extra=[*context, *extra])
     report = AuditReport()
-    check_values_in_quotes(kg.graph, kg.origin, report)
+    check_values_in_quotes(OxigraphStore.from_graph(graph), report)
     context_names = {project.rel(p) for p in context}
     report.failures = [f for f in report.failures if f.file not in context_names]
     for f in report.failures:

@@ -46,15 +46,22 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def smnpc_server(root: Path, *extra: str) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "smnpc_kg.cli", "--root", str(root), "serve", "--port", str(port), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+def running(command: list[str], ready_url: str) -> Iterator[None]:
+    """A server process in its own session, ready once ``ready_url`` answers, stopped by its PID afterwards."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{port}/sparql", proc)
-        yield f"http://127.0.0.1:{port}"
+        wait_http(ready_url, proc)
+        yield
     finally:
         stop(proc)
+
+
+@contextmanager
+def smnpc_server(root: Path, *extra: str) -> Iterator[str]:
+    port = free_port()
+    with running([sys.executable, "-m", "smnpc_kg.cli", "--root", str(root), "serve", "--port", str(port), *extra],
+                 f"http://127.0.0.1:{port}/sparql"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def oxigraph_exe() -> str:
@@ -75,13 +82,9 @@ def oxigraph_server(nt: Path, workdir: Path, writable: bool = False) -> Iterator
         subprocess.run([exe, "optimize", "--location", str(location)], check=True, capture_output=True)
     port = free_port()
     command = "serve-read-only" if not writable else "serve"
-    proc = subprocess.Popen([exe, command, "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/query?query=ASK%7B%7D", proc)
+    with running([exe, command, "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+                 f"http://127.0.0.1:{port}/query?query=ASK%7B%7D"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc)
 
 
 VIRTUOSO_INI = """[Database]
