@@ -25,11 +25,14 @@ sys.path.insert(0, str(ROOT))
 from smnpc_kg.namespaces import ID  # noqa: E402
 from smnpc_kg.store import OxigraphStore, with_prefixes  # noqa: E402
 
-SHARED = (f"{ID}section/", f"{ID}source/", f"{ID}review")
-
 
 def scaled(kg: Graph, target: int) -> Graph:
-    """The ontology once plus the evidence copied under fresh IRIs until the graph has ``target`` triples."""
+    """The ontology once plus the evidence copied under fresh IRIs until the graph has ``target`` triples.
+
+    Every node of the evidence is copied, the review, its sections and its source text included: the
+    synthetic base is many reviews of the same shape, each with its own Table 1, its own studies and
+    recommendations, as a larger evidence base would be (not one review whose sections hold every copy).
+    """
     evidence = [t for t in kg if any(isinstance(x, URIRef) and str(x).startswith(str(ID)) for x in t)]
     out = Graph()
     for t in kg:
@@ -39,7 +42,7 @@ def scaled(kg: Graph, target: int) -> Graph:
         copy += 1
 
         def rename(x: object, c: int = copy) -> object:
-            if isinstance(x, URIRef) and str(x).startswith(str(ID)) and not str(x).startswith(SHARED):
+            if isinstance(x, URIRef) and str(x).startswith(str(ID)):
                 return URIRef(f"{x}-c{c}")
             return x
 
