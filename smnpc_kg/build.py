@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,13 +11,10 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
+from smnpc_kg.dist import publish
 from smnpc_kg.errors import ParseError, SourceError, ValidationError
 from smnpc_kg.namespaces import ID, OA, PREFIXES, SMO
 from smnpc_kg.source import SOURCE_RELPATH, SourceText
-
-#: The files the build writes, in the order it writes them; the manifest comes last.
-DIST_FILES = ("smnpc-kg.ttl", "smnpc-kg.nt", "smnpc-kg.jsonld")
-MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -295,34 +290,6 @@ def serialize(graph: Graph) -> dict[str, bytes]:
     return {"smnpc-kg.ttl": ttl, "smnpc-kg.nt": nt, "smnpc-kg.jsonld": jsonld}
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to path so that a reader sees the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # readable like any file the project writes (mkstemp creates 0600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_dist(outputs: dict[str, bytes], dist: Path, counts: Counts) -> Path:
-    """Write the serialisations, then a manifest of their SHA-256 digests (last, so it vouches for them)."""
-    for name in DIST_FILES:
-        write_atomic(dist / name, outputs[name])
-    manifest = {
-        "files": {name: hashlib.sha256(outputs[name]).hexdigest() for name in DIST_FILES},
-        "counts": counts.as_dict(),
-    }
-    write_atomic(dist / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    return dist
-
-
 def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None = None) -> tuple[Graph, Counts]:
     """Everything but the writing: load, locate quotes, SHACL, consistency. Raises on any problem."""
     kg = load(project, extra)
@@ -348,6 +315,5 @@ def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None 
 def build(project: Project, *, reason: bool = True, out: Path | None = None) -> Counts:
     """Build the KG into dist/ (or ``out``); nothing is written unless every check passes."""
     graph, counts = assemble(project, reason=reason)
-    outputs = serialize(graph)
-    write_dist(outputs, out or project.dist, counts)
+    publish(serialize(graph), counts.as_dict(), out or project.dist)
     return counts

@@ -182,14 +182,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    from smnpc_kg.dist import verified_bytes
     from smnpc_kg.remote import push
 
     project = _project(args)
     nt = project.dist / "smnpc-kg.nt"
-    if not nt.is_file():
-        raise SmnpcError("no built KG to push", where=project.rel(project.dist), hint="run `smnpc-kg build` first")
     target = args.graph_store or args.endpoint.rsplit("/", 1)[0] + "/store"
-    status = push(nt, target)
+    status = push(verified_bytes(project.dist, nt.name), target)
     print(f"pushed {project.rel(nt)} to {target} (HTTP {status}); query it with --endpoint {args.endpoint}")
     return 0
 
@@ -197,13 +196,13 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from smnpc_kg.dist import verify
     from smnpc_kg.server import Limits, create_app
 
     project = _project(args)
-    if not (project.dist / "smnpc-kg.nt").is_file():
-        raise SmnpcError("no built KG to serve", where=project.rel(project.dist), hint="run `smnpc-kg build` first")
+    verify(project.dist)  # a missing, truncated or corrupt build is reported here and never served
     limits = Limits(timeout_s=args.timeout, max_result_bytes=args.max_result_bytes, workers=args.workers,
-                    allow_federation=args.allow_federation)
+                    allow_federation=args.allow_federation, max_memory_mb=args.max_memory_mb)
     app = create_app(project.dist, project.ontology_files[0], project.root / "queries", limits)
     print(f"serving http://{args.host}:{args.port}/ (SPARQL at /sparql); read-only; Ctrl-C stops", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -328,6 +327,8 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--timeout", type=float, default=10.0, help="seconds a query may run")
             sp.add_argument("--max-result-bytes", type=int, default=10 * 2**20)
             sp.add_argument("--workers", type=int, default=2, help="query worker processes")
+            sp.add_argument("--max-memory-mb", type=int, default=2048,
+                            help="address space a query worker may use; a query that needs more gets a 503 (0: no limit)")
             sp.add_argument("--allow-federation", action="store_true", help="allow SERVICE (off by default)")
         if name == "audit":
             sp.add_argument("--format", choices=["table", "json"], default="table")

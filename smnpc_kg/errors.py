@@ -44,3 +44,7 @@ class SourceError(SmnpcError):
 
 class StoreError(SmnpcError):
     """The store (embedded or remote) could not answer."""
+
+
+class DistError(StoreError):
+    """The built KG on disk is missing, incomplete or does not match its manifest."""

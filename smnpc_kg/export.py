@@ -9,7 +9,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from smnpc_kg.build import write_atomic
+from smnpc_kg.dist import verified_bytes, write_atomic
 from smnpc_kg.errors import SmnpcError
 from smnpc_kg.namespaces import PREFIXES, SMO
 
@@ -25,10 +25,7 @@ def export(dist: Path, fmt: str, out: Path) -> Path:
     """The built KG in another serialisation; OWL is RDF/XML for Protégé and OWL API tools."""
     if fmt not in FORMATS:
         raise SmnpcError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
-    source = dist / "smnpc-kg.nt"
-    if not source.is_file():
-        raise SmnpcError("no built KG to export", where=str(dist), hint="run `smnpc-kg build` first")
-    graph = Graph().parse(source, format="nt")
+    graph = Graph().parse(data=verified_bytes(dist, "smnpc-kg.nt"), format="nt")
     for prefix, iri in PREFIXES.items():
         graph.bind(prefix, iri, override=True)
     if fmt == "jsonld":

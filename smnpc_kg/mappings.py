@@ -74,7 +74,7 @@ def sssom_text(ontology: Graph) -> str:
 
 
 def write_sssom(ontology: Graph, out: Path) -> Path:
-    from smnpc_kg.build import write_atomic
+    from smnpc_kg.dist import write_atomic
 
     write_atomic(out, sssom_text(ontology).encode("utf-8"))
     return out

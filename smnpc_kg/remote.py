@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from smnpc_kg.errors import QueryError, StoreError
@@ -78,9 +78,8 @@ def _parse_json(doc: Any) -> Results:
     return Results(variables=variables, rows=rows)
 
 
-def push(nt_file: Path, graph_store: str, retries: int = 3, backoff_s: float = 0.5) -> int:
-    """Replace the default graph of a store with the built KG (Graph Store Protocol PUT); re-running gives the same end state."""
-    data = nt_file.read_bytes()
+def push(data: bytes, graph_store: str, retries: int = 3, backoff_s: float = 0.5) -> int:
+    """Replace the default graph of a store with N-Triples (Graph Store Protocol PUT); re-running gives the same end state."""
     url = graph_store + ("&" if "?" in graph_store else "?") + "default"
     last: Exception | None = None
     for attempt in range(retries + 1):
@@ -93,7 +92,7 @@ def push(nt_file: Path, graph_store: str, retries: int = 3, backoff_s: float = 0
                 raise StoreError(f"the store refused the upload with {exc.code}: {exc.read().decode('utf-8', 'replace')[:300]}",
                                  where=graph_store, hint="is this the store's Graph Store Protocol URL, and is it writable?") from exc
             last = exc
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:  # refused, reset, cut off mid-answer
             last = exc
         if attempt < retries:
             time.sleep(backoff_s * 2**attempt)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from smnpc_kg.namespaces import PREFIXES
 
@@ -37,6 +37,7 @@ class Limits:
     max_request_bytes: int = 2**20
     workers: int = 2
     allow_federation: bool = False
+    max_memory_mb: int = 2048
 
 
 class Refused(Exception):
@@ -55,11 +56,48 @@ def check_operation(query: str, limits: Limits) -> None:
 
 
 # ------------------------------------------------------------------ query workers: killable, so a query can time out
-def _worker(conn: Connection, nt_path: str) -> None:  # pragma: no cover - runs in a child process
+class _TooLarge(Exception):
+    pass
+
+
+class _Capped:
+    """A write target that stops the serialisation as soon as the answer passes the size limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge()
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _worker(conn: Connection, dist: str, max_memory_mb: int) -> None:  # pragma: no cover - runs in a child process
+    import resource
+
     import pyoxigraph as ox
 
+    from smnpc_kg.dist import verified_bytes
+    from smnpc_kg.errors import DistError
+
+    try:
+        data = verified_bytes(Path(dist), "smnpc-kg.nt")
+    except DistError as exc:
+        conn.send(("failed", str(exc)))
+        return
     store = ox.Store()
-    store.bulk_load(path=nt_path, format=ox.RdfFormat.N_TRIPLES)
+    store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
+    del data
+    if max_memory_mb:  # a query that needs more (a huge sort, a cartesian product) ends this worker, not the machine
+        cap = max_memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     conn.send(("ready", ""))
     while True:
         try:
@@ -68,42 +106,53 @@ def _worker(conn: Connection, nt_path: str) -> None:  # pragma: no cover - runs 
             return
         try:
             answer = store.query(query, prefixes=PREFIXES, use_default_graph_as_union=True)
+            out = _Capped(limit)
             if isinstance(answer, ox.QueryTriples):
-                fmt = GRAPH_TYPES.get(media) or "TURTLE"
-                data = answer.serialize(format=getattr(ox.RdfFormat, fmt))
                 media = media if media in GRAPH_TYPES else "text/turtle"
-            else:
-                fmt = RESULT_TYPES.get(media) or "JSON"
-                data = answer.serialize(format=getattr(ox.QueryResultsFormat, fmt))
+                answer.serialize(cast(IO[bytes], out), format=getattr(ox.RdfFormat, GRAPH_TYPES[media]))
+            elif isinstance(answer, ox.QueryBoolean):
                 media = media if media in RESULT_TYPES else "application/sparql-results+json"
-            data = data or b""
-            if len(data) > limit:
-                conn.send(("too-large", f"the result is larger than {limit} bytes; add a LIMIT or a narrower pattern"))
+                out.write(answer.serialize(format=getattr(ox.QueryResultsFormat, RESULT_TYPES[media])) or b"")
             else:
-                conn.send(("ok", (media, data)))
+                media = media if media in RESULT_TYPES else "application/sparql-results+json"
+                answer.serialize(cast(IO[bytes], out), format=getattr(ox.QueryResultsFormat, RESULT_TYPES[media]))
+            conn.send(("ok", (media, b"".join(out.parts))))
+        except _TooLarge:
+            conn.send(("too-large", f"the result is larger than {limit} bytes; add a LIMIT or a narrower pattern"))
         except SyntaxError as exc:
             conn.send(("syntax", str(exc)))
+        except MemoryError:
+            conn.send(("memory", f"the query needed more than {max_memory_mb} MB and was stopped"))
+            return  # the worker may be in a bad state: the pool replaces it
         except Exception as exc:  # the query failed while running (for example a type error)
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class WorkerPool:
-    """Worker processes that each hold the KG; a query that runs too long has its worker killed and replaced."""
+    """Worker processes that each hold the KG; a query that runs too long, or kills its worker, gets it replaced."""
 
-    def __init__(self, nt_path: Path, size: int) -> None:
-        self.nt_path = str(nt_path)
+    def __init__(self, dist: Path, size: int, max_memory_mb: int) -> None:
+        self.dist = str(dist)
+        self.max_memory_mb = max_memory_mb
         self.ctx = mp.get_context("spawn")
         self.idle: asyncio.Queue[tuple[Any, Connection]] = asyncio.Queue()
         self.size = size
         self.all: list[Any] = []
 
     def _spawn(self) -> tuple[Any, Connection]:
+        from smnpc_kg.errors import DistError
+
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker, args=(child, self.nt_path), daemon=True)
+        proc = self.ctx.Process(target=_worker, args=(child, self.dist, self.max_memory_mb), daemon=True)
         proc.start()
         child.close()
-        status, _ = parent.recv()
-        assert status == "ready"
+        try:
+            status, message = parent.recv()
+        except EOFError:
+            status, message = "failed", f"the query worker exited with code {proc.exitcode} while loading the KG"
+        if status != "ready":
+            proc.join()
+            raise DistError(message)
         self.all.append(proc)
         return proc, parent
 
@@ -111,18 +160,28 @@ class WorkerPool:
         for _ in range(self.size):
             self.idle.put_nowait(await asyncio.to_thread(self._spawn))
 
+    async def _replace(self, proc: Any) -> tuple[Any, Connection]:
+        proc.kill()
+        proc.join()
+        if proc in self.all:
+            self.all.remove(proc)
+        return await asyncio.to_thread(self._spawn)
+
     async def run(self, query: str, media: str, limits: Limits) -> tuple[str, Any]:
         proc, conn = await self.idle.get()
         try:
-            conn.send((query, media, limits.max_result_bytes))
-            ready = await asyncio.to_thread(conn.poll, limits.timeout_s)
-            if not ready:
-                proc.kill()
-                proc.join()
-                self.all.remove(proc)
-                proc, conn = await asyncio.to_thread(self._spawn)
-                return "timeout", f"the query ran longer than {limits.timeout_s:g} s and was stopped"
-            result: tuple[str, Any] = conn.recv()
+            try:
+                conn.send((query, media, limits.max_result_bytes))
+                ready = await asyncio.to_thread(conn.poll, limits.timeout_s)
+                if not ready:
+                    proc, conn = await self._replace(proc)
+                    return "timeout", f"the query ran longer than {limits.timeout_s:g} s and was stopped"
+                result: tuple[str, Any] = conn.recv()
+            except (EOFError, OSError):  # the worker died under the query (out of memory, or killed)
+                proc, conn = await self._replace(proc)
+                return "memory", f"the query stopped its worker (more than {limits.max_memory_mb} MB?) and was abandoned"
+            if result[0] == "memory":
+                proc, conn = await self._replace(proc)
             return result
         finally:
             self.idle.put_nowait((proc, conn))
@@ -178,7 +237,7 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
     from smnpc_kg.queries import library
 
     limits = limits or Limits()
-    pool = WorkerPool(dist / "smnpc-kg.nt", limits.workers)
+    pool = WorkerPool(dist.resolve(), limits.workers, limits.max_memory_mb)
     state: dict[str, Any] = {}
 
     def error(status: int, message: str) -> Response:
@@ -236,7 +295,7 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
             return Response(data, media_type=media)
         if status == "syntax":
             return error(400, f"SPARQL syntax error: {payload}")
-        if status == "timeout":
+        if status in ("timeout", "memory"):
             return error(503, payload)
         if status == "too-large":
             return error(413, payload)

@@ -7,7 +7,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import pyoxigraph as ox
 from rdflib import Graph
@@ -16,9 +16,8 @@ from smnpc_kg.errors import QueryError, StoreError
 from smnpc_kg.namespaces import PREFIXES, sparql_prologue
 
 
-@dataclass(frozen=True)
-class Term:
-    """An RDF term as the SPARQL 1.1 JSON results format describes it."""
+class Term(NamedTuple):
+    """An RDF term as the SPARQL 1.1 JSON results format describes it (a tuple: cheap to make per binding)."""
 
     type: str  # "uri" | "literal" | "bnode"
     value: str
@@ -109,14 +108,15 @@ class OxigraphStore:
 
     @classmethod
     def from_dist(cls, dist: Path) -> OxigraphStore:
-        path = dist / "smnpc-kg.nt"
-        if not path.is_file():
-            raise StoreError(f"no built KG at {path}", hint="run `smnpc-kg build` first")
+        """The build in ``dist``, loaded only if every file matches the build's manifest."""
+        from smnpc_kg.dist import verified_bytes
+
+        data = verified_bytes(dist, "smnpc-kg.nt")
         store = ox.Store()
         try:
-            store.bulk_load(path=str(path), format=ox.RdfFormat.N_TRIPLES)
-        except (SyntaxError, OSError) as exc:
-            raise StoreError(f"cannot load {path}: {exc}", hint="rebuild with `smnpc-kg build`") from exc
+            store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
+        except SyntaxError as exc:
+            raise StoreError(f"cannot load {dist / 'smnpc-kg.nt'}: {exc}", hint="rebuild with `smnpc-kg build`") from exc
         return cls(store)
 
     @classmethod

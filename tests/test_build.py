@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import DIST_FILES, MANIFEST, Counts, Project, build, parse_turtle
+from smnpc_kg.build import Counts, Project, build, parse_turtle
+from smnpc_kg.dist import DIST_FILES, MANIFEST
 from smnpc_kg.errors import ParseError, SourceError, ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -105,7 +105,7 @@ def test_push_to_a_dead_store_says_so(tmp_path: Path, built: tuple[Path, Counts]
     from tests.servers import free_port
 
     with pytest.raises(StoreError, match="the upload failed after 2 attempts"):
-        push(built[0] / "smnpc-kg.nt", f"http://127.0.0.1:{free_port()}/store", retries=1, backoff_s=0.01)
+        push((built[0] / "smnpc-kg.nt").read_bytes(), f"http://127.0.0.1:{free_port()}/store", retries=1, backoff_s=0.01)
 
 
 def test_query_on_a_dead_endpoint_says_so() -> None:
