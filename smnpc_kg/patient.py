@@ -87,6 +87,9 @@ def from_json(data: Any, source: str = "patient") -> Patient:
     """
     from jsonschema import Draft202012Validator
 
+    if _depth(data) > MAX_DEPTH:
+        raise ValidationError(f"nested more than {MAX_DEPTH} levels deep", where=source,
+                              hint=f"a patient is a flat object (see the patient schema {SCHEMA_VERSION})")
     validator = Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -113,6 +116,32 @@ def from_json(data: Any, source: str = "patient") -> Patient:
     patient = Patient(str(data["id"]), facts, str(data.get("label", "")), source)
     check_rules(patient)
     return patient
+
+
+MAX_DEPTH = 16  # the schema needs 3; deeper input is refused before a recursive validator sees it
+
+
+def _depth(data: Any) -> int:
+    """How deeply lists and objects nest, without recursion (so that hostile input cannot exhaust the stack)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json(text: str, where: str) -> Any:
+    """JSON text to Python values; any syntax problem, or nesting too deep to parse, is a ParseError at line:column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"not valid JSON: {exc.msg}", where=f"{where}:{exc.lineno}:{exc.colno}",
+                         hint="fix the JSON syntax (a missing comma or quote is common)") from exc
+    except RecursionError as exc:
+        raise ParseError("JSON nested too deeply to read", where=where, hint="a patient is a flat object") from exc
 
 
 def _value(prop: str, raw: Any) -> Value:
@@ -157,11 +186,7 @@ def read_patients(path: Path) -> list[Patient]:
     except UnicodeDecodeError as exc:
         raise ParseError("not UTF-8 text", where=name, hint="save the file as UTF-8") from exc
     if path.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"not valid JSON: {exc.msg}", where=f"{name}:{exc.lineno}:{exc.colno}",
-                             hint="fix the JSON syntax (a missing comma or quote is common)") from exc
+        data = parse_json(text, name)
         items = data if isinstance(data, list) else [data]
         patients = [from_json(item, name if len(items) == 1 else f"{name}[{i}]") for i, item in enumerate(items)]
     elif path.suffix.lower() in (".ttl", ".turtle"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing as mp
 import re
 from dataclasses import dataclass
@@ -244,8 +243,10 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
         return PlainTextResponse(message + "\n", status_code=status)
 
     async def body_text(request: Request) -> str:
-        length = int(request.headers.get("content-length") or 0)
-        if length > limits.max_request_bytes:
+        declared = request.headers.get("content-length") or "0"
+        if not declared.isdigit():
+            raise Refused(400, f"the Content-Length header is not a number: {declared[:40]!r}")
+        if int(declared) > limits.max_request_bytes:
             raise Refused(413, f"the request body is larger than {limits.max_request_bytes} bytes")
         body = b""
         async for chunk in request.stream():
@@ -309,14 +310,10 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
         from smnpc_kg.classify import report_json
         from smnpc_kg.errors import SmnpcError
         from smnpc_kg.pathway import as_json
-        from smnpc_kg.patient import from_json
+        from smnpc_kg.patient import from_json, parse_json
 
         try:
-            text = await body_text(request)
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise Refused(400, f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+            data = parse_json(await body_text(request), "request body")
             items = data if isinstance(data, list) else [data]
             if len(items) > 1000:
                 raise Refused(413, "at most 1000 patients per request")

@@ -173,7 +173,7 @@ def test_classify_and_recommend_routes(server: str) -> None:
                            {"Content-Type": "application/json"})
     assert status == 400 and "lesion_count" in json.loads(body)["error"]
     status, _, body = http(f"{server}/recommend", b"{not json", {"Content-Type": "application/json"})
-    assert status == 400 and b"not JSON" in body
+    assert status == 400 and b"not valid JSON" in body
 
 
 def test_sparqlwrapper_client_gets_the_embedded_results(server: str, store: OxigraphStore) -> None:
