@@ -268,18 +268,23 @@ def count(graph: Graph) -> Counts:
     return Counts(len(graph), len(studies), n(SMO.Result), n(SMO.Quote), n(SMO.Finding), n(SMO.Recommendation))
 
 
-def serialize(graph: Graph) -> dict[str, bytes]:
-    """The three dist serialisations, each the same bytes for the same graph."""
+def canonical(graph: Graph) -> Graph:
+    """The graph with canonical blank-node labels, its triples added in sorted order and the project's prefixes bound."""
     from rdflib.compare import to_canonical_graph
 
-    canon = to_canonical_graph(graph)
-    nt_lines = sorted(line for line in canon.serialize(format="nt").splitlines() if line.strip())
-    nt = ("\n".join(nt_lines) + "\n").encode("utf-8")
     sorted_graph = Graph()
     for prefix, iri in PREFIXES.items():
         sorted_graph.bind(prefix, iri, override=True)
-    for triple in sorted(canon):  # canonical blank-node labels, added in a fixed order
+    for triple in sorted(to_canonical_graph(graph)):
         sorted_graph.add(triple)
+    return sorted_graph
+
+
+def serialize(graph: Graph) -> dict[str, bytes]:
+    """The three dist serialisations, each the same bytes for the same graph."""
+    sorted_graph = canonical(graph)
+    nt_lines = sorted(line for line in sorted_graph.serialize(format="nt").splitlines() if line.strip())
+    nt = ("\n".join(nt_lines) + "\n").encode("utf-8")
     ttl = sorted_graph.serialize(format="turtle").encode("utf-8")
     context = {p: iri for p, iri in PREFIXES.items()}
     jsonld_text = sorted_graph.serialize(format="json-ld", context=context, sort_keys=True, indent=1)

@@ -22,18 +22,23 @@ def context() -> dict[str, object]:
 
 
 def export(dist: Path, fmt: str, out: Path) -> Path:
-    """The built KG in another serialisation; OWL is RDF/XML for Protégé and OWL API tools."""
+    """The built KG in another serialisation; OWL is RDF/XML for Protégé and OWL API tools.
+
+    Turtle, N-Triples and JSON-LD are the build's own canonical files (checked against its manifest); RDF/XML
+    is written from the canonical graph, so that the same KG always exports to the same bytes.
+    """
     if fmt not in FORMATS:
         raise SmnpcError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
-    graph = Graph().parse(data=verified_bytes(dist, "smnpc-kg.nt"), format="nt")
-    for prefix, iri in PREFIXES.items():
-        graph.bind(prefix, iri, override=True)
-    if fmt == "jsonld":
-        data = graph.serialize(format="json-ld", context=context()["@context"], sort_keys=True, indent=1)
-        write_atomic(out.with_name("context.jsonld"), (json.dumps(context(), indent=1) + "\n").encode("utf-8"))
+    if fmt == "owl":
+        from smnpc_kg.build import canonical
+
+        graph = canonical(Graph().parse(data=verified_bytes(dist, "smnpc-kg.nt"), format="nt"))
+        data = graph.serialize(format="xml").encode("utf-8")
     else:
-        data = graph.serialize(format=FORMATS[fmt])
-    write_atomic(out, data.encode("utf-8"))
+        data = verified_bytes(dist, f"smnpc-kg.{fmt}")
+    if fmt == "jsonld":
+        write_atomic(out.with_name("context.jsonld"), (json.dumps(context(), indent=1) + "\n").encode("utf-8"))
+    write_atomic(out, data)
     return out
 
 

@@ -50,7 +50,7 @@ class RemoteStore:
                 return _parse_json(response.convert())
             except QueryBadFormed as exc:
                 raise QueryError(f"the endpoint rejected the query: {str(exc).strip()[:300]}", where=self.endpoint) from exc
-            except (urllib.error.URLError, ConnectionError, TimeoutError, SPARQLWrapperException) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, OSError, SPARQLWrapperException) as exc:  # refused, reset, cut off
                 last = exc
                 if isinstance(exc, urllib.error.HTTPError) and exc.code < 500:
                     raise QueryError(f"the endpoint answered {exc.code}: {exc.read().decode('utf-8', 'replace')[:300]}",
