@@ -60,9 +60,11 @@ bench: build
 	$(BIN)/python bench/bench_queries.py
 	$(BIN)/python bench/bench_classify.py
 	$(BIN)/python bench/bench_recommend.py
+	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_engines.py
 
 docs: build
 	$(BIN)/smnpc-kg docs --out docs/index.html
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .dist.builds .pytest_cache .mypy_cache .ruff_cache
