@@ -223,6 +223,60 @@ def service_description(endpoint: str) -> str:
 """
 
 
+def openapi(limits: Limits) -> dict[str, Any]:
+    """The endpoint's OpenAPI 3.1 description: its routes, what they take, and every status they answer with."""
+    from smnpc_kg.patient import schema
+
+    def text(why: str) -> dict[str, Any]:
+        return {"description": why, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+    refused = {"400": text("malformed query (the parser's message), bad header or non-UTF-8 body"),
+               "403": text("SPARQL Update, or SERVICE while federation is off"),
+               "406": text("a result format the endpoint does not serve"),
+               "413": text(f"request over {limits.max_request_bytes} bytes, or result over {limits.max_result_bytes} bytes"),
+               "503": text(f"the query ran over {limits.timeout_s:g} s or {limits.max_memory_mb} MB and was stopped")}
+    results = {"description": "query results (SELECT/ASK) or a graph (CONSTRUCT/DESCRIBE)",
+               "content": {media: {"schema": {"type": "string"}} for media in (*RESULT_TYPES, *GRAPH_TYPES)}}
+    params = [{"name": "query", "in": "query", "schema": {"type": "string"},
+               "description": "a SPARQL 1.1 query; without it, GET answers with the service description"},
+              {"name": "format", "in": "query", "schema": {"type": "string", "enum": sorted(SHORT)}}]
+    patient = schema()
+    patient_body = {"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [patient, {"type": "array", "items": patient, "maxItems": 1000}]}}}}
+    patient_answers = {"200": {"description": "one report per patient", "content": {"application/json": {"schema": {}}}},
+                       "400": {"description": "the body is not JSON, or a patient breaks the schema or a clinical rule (the field and rule named)",
+                               "content": {"application/json": {"schema": {"type": "object"}}, "text/plain": {"schema": {"type": "string"}}}},
+                       "413": text("more than 1000 patients, or a body over the size limit")}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "smnpc-kg SPARQL endpoint", "version": "1.0",
+                 "description": ("Read-only SPARQL 1.1 Protocol endpoint over the smNPC knowledge graph, "
+                                 "and patient classification and pathway recommendation.")},
+        "paths": {
+            "/sparql": {
+                "get": {"summary": "SPARQL query by GET", "parameters": params,
+                        "responses": {"200": results, **refused}},
+                "post": {"summary": "SPARQL query by POST (form or direct)",
+                         "parameters": [params[1]],
+                         "requestBody": {"required": True, "content": {
+                             "application/sparql-query": {"schema": {"type": "string"}},
+                             "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {"query": {"type": "string"}}}},
+                         }},
+                         "responses": {"200": results, **refused, "415": text("a body that is neither a query nor a form")}},
+            },
+            "/classify": {"post": {"summary": "the classes (stratification groups, clinical classes) a patient belongs to",
+                                   "requestBody": patient_body, "responses": patient_answers}},
+            "/recommend": {"post": {"summary": "the treatment pathway for a patient, each step with its evidence chain",
+                                    "requestBody": patient_body, "responses": patient_answers}},
+            "/examples": {"get": {"summary": "the query library", "responses": {
+                "200": {"description": "name, title, description, keywords and text of every library query",
+                        "content": {"application/json": {"schema": {"type": "array"}}}}}}},
+            "/openapi.json": {"get": {"summary": "this description", "responses": {
+                "200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        },
+    }
+
+
 def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None = None) -> Any:
     """The ASGI application (Starlette)."""
     from starlette.applications import Starlette
@@ -333,6 +387,9 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
     async def recommend(request: Request) -> Response:
         return await patient_route(request, "recommend")
 
+    async def openapi_route(request: Request) -> Response:
+        return JSONResponse(openapi(limits))
+
     async def index(request: Request) -> Response:
         return HTMLResponse(page_html())
 
@@ -364,6 +421,6 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
 
     routes = [Route("/", index), Route("/sparql", sparql, methods=["GET", "POST"]),
               Route("/examples", examples), Route("/classify", classify, methods=["POST"]),
-              Route("/recommend", recommend, methods=["POST"])]
+              Route("/recommend", recommend, methods=["POST"]), Route("/openapi.json", openapi_route)]
     middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
