@@ -290,7 +290,8 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
     from smnpc_kg.queries import library
 
     limits = limits or Limits()
-    pool = WorkerPool(dist.resolve(), limits.workers, limits.max_memory_mb)
+    build = dist.resolve()  # one build for the whole life of the server, even if dist/ is rebuilt meanwhile
+    pool = WorkerPool(build, limits.workers, limits.max_memory_mb)
     state: dict[str, Any] = {}
 
     def error(status: int, message: str) -> Response:
@@ -400,7 +401,7 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
         from smnpc_kg.pathway import Pathway
         from smnpc_kg.store import OxigraphStore
 
-        store = OxigraphStore.from_dist(dist)
+        store = OxigraphStore.from_dist(build)
         definitions = Definitions(Graph().parse(ontology))
         state["classifier"] = Classifier(definitions, store)
         state["pathway"] = Pathway(store, definitions)
