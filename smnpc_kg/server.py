@@ -167,7 +167,10 @@ class WorkerPool:
         return await asyncio.to_thread(self._spawn)
 
     async def run(self, query: str, media: str, limits: Limits) -> tuple[str, Any]:
-        proc, conn = await self.idle.get()
+        try:  # a request waits for a free worker at most as long as a query may run, then hears that the server is busy
+            proc, conn = await asyncio.wait_for(self.idle.get(), timeout=limits.timeout_s)
+        except TimeoutError:
+            return "busy", f"every query worker stayed busy for {limits.timeout_s:g} s; try again shortly"
         try:
             try:
                 conn.send((query, media, limits.max_result_bytes))
@@ -234,7 +237,8 @@ def openapi(limits: Limits) -> dict[str, Any]:
                "403": text("SPARQL Update, or SERVICE while federation is off"),
                "406": text("a result format the endpoint does not serve"),
                "413": text(f"request over {limits.max_request_bytes} bytes, or result over {limits.max_result_bytes} bytes"),
-               "503": text(f"the query ran over {limits.timeout_s:g} s or {limits.max_memory_mb} MB and was stopped")}
+               "503": text(f"the query ran over {limits.timeout_s:g} s or {limits.max_memory_mb} MB and was stopped, "
+                           "or every worker stayed busy that long (Retry-After)")}
     results = {"description": "query results (SELECT/ASK) or a graph (CONSTRUCT/DESCRIBE)",
                "content": {media: {"schema": {"type": "string"}} for media in (*RESULT_TYPES, *GRAPH_TYPES)}}
     params = [{"name": "query", "in": "query", "schema": {"type": "string"},
@@ -353,6 +357,8 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
             return error(400, f"SPARQL syntax error: {payload}")
         if status in ("timeout", "memory"):
             return error(503, payload)
+        if status == "busy":
+            return PlainTextResponse(payload + "\n", status_code=503, headers={"Retry-After": str(max(1, round(limits.timeout_s)))})
         if status == "too-large":
             return error(413, payload)
         return error(400, f"the query failed: {payload}")

@@ -163,3 +163,28 @@ def test_no_route_serves_a_file(server: str, path: str) -> None:
     conn.close()
     assert response.status in (400, 404), (path, response.status)
     assert b"root:" not in body and b"[project]" not in body and b"import " not in body and b"owl:Ontology" not in body
+
+
+def test_more_hostile_queries_than_workers_get_prompt_503s(server: str) -> None:
+    """Four cartesian products on two workers: every request is answered within two time limits, all with 503."""
+    outcomes: list[tuple[int, float]] = []
+
+    def hostile() -> None:
+        start = time.monotonic()
+        status = get(server, PATHOLOGICAL["cartesian product"])[0]
+        outcomes.append((status, time.monotonic() - start))
+
+    threads = [threading.Thread(target=hostile) for _ in range(4)]
+    for t in threads:
+        t.start()
+        time.sleep(0.1)
+    start = time.monotonic()
+    status, headers, _ = get(server, "ASK { ?s ?p ?o }")  # a benign query meanwhile: an answer or "busy", never a hang
+    assert status in (200, 503) and time.monotonic() - start < 2 * TIMEOUT_S + 5
+    if status == 503:
+        assert {k.lower(): v for k, v in headers.items()}.get("retry-after")
+    for t in threads:
+        t.join(60)
+    assert [s for s, _ in outcomes] == [503] * 4
+    assert max(seconds for _, seconds in outcomes) < 2 * TIMEOUT_S + 10
+    assert triples(server) > 0
