@@ -152,6 +152,16 @@ def verify(dist: Path) -> dict[str, Any]:
     Traceback (most recent call last):
     smnpc_kg.errors.DistError: /nonexistent: no built KG here (no manifest.json) (run `smnpc-kg build` first)
     """
+    return _checked(dist)[0]
+
+
+def verified_bytes(dist: Path, name: str) -> bytes:
+    """The bytes of one build file, the very bytes whose digest was checked (the whole build checked with them)."""
+    return _checked(dist)[1][name]
+
+
+def _checked(dist: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and every build file's bytes, each read once and checked against the manifest's size and digest."""
     path = dist / MANIFEST
     if not path.is_file():
         raise DistError(f"no built KG here (no {MANIFEST})", where=str(dist), hint="run `smnpc-kg build` first")
@@ -161,6 +171,7 @@ def verify(dist: Path) -> dict[str, Any]:
         sizes: dict[str, int] = manifest.get("bytes", {})
     except (ValueError, KeyError, TypeError) as exc:
         raise DistError(f"the manifest is damaged ({exc})", where=str(path), hint="rebuild with `smnpc-kg build`") from exc
+    contents = {}
     for name in DIST_FILES:
         file = dist / name
         if name not in files:
@@ -174,13 +185,5 @@ def verify(dist: Path) -> dict[str, Any]:
         if hashlib.sha256(data).hexdigest() != files[name]:
             raise DistError("corrupt or changed after the build: its SHA-256 does not match the manifest",
                             where=str(file), hint="it is not loaded or served; rebuild with `smnpc-kg build`")
-    return manifest
-
-
-def verified_bytes(dist: Path, name: str) -> bytes:
-    """The bytes of one build file, checked against the manifest's digest in the same read."""
-    manifest = verify(dist)
-    data = (dist / name).read_bytes()
-    if hashlib.sha256(data).hexdigest() != manifest["files"][name]:
-        raise DistError("changed while it was being read", where=str(dist / name), hint="rebuild with `smnpc-kg build`")
-    return data
+        contents[name] = data
+    return manifest, contents
