@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from smnpc_kg.build import Counts, Project, build
 from smnpc_kg.store import OxigraphStore
+from tests.servers import smnpc_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,3 +50,10 @@ def scratch_project(tmp_path: Path) -> Project:
     for folder in ("ontology", "evidence", "queries"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     return Project(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def server(served_root: Path) -> Iterator[str]:
+    """`smnpc-kg serve` over the session's KG with short limits (3 s, 300 kB results), for the endpoint tests."""
+    with smnpc_server(served_root, "--timeout", "3", "--max-result-bytes", "300000", "--workers", "2") as url:
+        yield url

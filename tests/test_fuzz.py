@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import tempfile
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from smnpc_kg.pathway import Pathway
 from smnpc_kg.patient import from_json, read_patients
 from smnpc_kg.queries import library
 from smnpc_kg.store import OxigraphStore
-from tests.servers import smnpc_server
 from tests.test_server import http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,12 +106,6 @@ def test_binary_and_deeply_nested_files(raw: bytes, deep: int) -> None:
 
 
 # ------------------------------------------------------------------ the endpoint's routes
-@pytest.fixture(scope="module")
-def server(served_root: Path) -> Iterator[str]:
-    with smnpc_server(served_root, "--timeout", "3", "--max-result-bytes", "300000", "--workers", "2") as url:
-        yield url
-
-
 ALLOWED = {200, 400, 403, 406, 413, 415, 503}
 
 queries = (

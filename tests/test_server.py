@@ -8,24 +8,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from smnpc_kg.remote import RemoteStore
 from smnpc_kg.store import OxigraphStore
-from tests.servers import smnpc_server
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
-
-
-@pytest.fixture(scope="module")
-def server(served_root: Path) -> Iterator[str]:
-    with smnpc_server(served_root, "--timeout", "3", "--max-result-bytes", "300000", "--workers", "2") as url:
-        yield url
 
 
 def http(url: str, data: bytes | None = None, headers: dict[str, str] | None = None, method: str | None = None) -> tuple[int, dict[str, str], bytes]:
