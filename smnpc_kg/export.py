@@ -13,7 +13,7 @@ from smnpc_kg.dist import verified_bytes, write_atomic
 from smnpc_kg.errors import SmnpcError
 from smnpc_kg.namespaces import PREFIXES, SMO
 
-FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}
+FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}  # each export and its rdflib parser name
 
 
 def context() -> dict[str, object]:

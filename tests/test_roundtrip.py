@@ -11,19 +11,17 @@ from rdflib.compare import isomorphic
 from smnpc_kg.audit import read_exceptions, run_audit
 from smnpc_kg.build import Counts, Project, serialize
 from smnpc_kg.dist import DIST_FILES, publish
-from smnpc_kg.export import export
+from smnpc_kg.export import FORMATS, export
 from smnpc_kg.source import SourceText
 from smnpc_kg.store import OxigraphStore
 
-PARSE = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}
 
-
-@pytest.mark.parametrize("fmt", sorted(PARSE))
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_export_import_export_round_trip(tmp_path: Path, built: tuple[Path, Counts], project: Project, fmt: str) -> None:
     dist, counts = built
     original = Graph().parse(dist / "smnpc-kg.nt", format="nt")
     first = export(dist, fmt, tmp_path / f"first.{fmt}")
-    imported = Graph().parse(first, format=PARSE[fmt])
+    imported = Graph().parse(first, format=FORMATS[fmt])
     assert len(imported) == counts.triples and isomorphic(imported, original)
     # the audit passes on what was imported
     report = run_audit(OxigraphStore.from_graph(imported), SourceText.from_file(project.source_file),
