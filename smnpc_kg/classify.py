@@ -15,7 +15,7 @@ from rdflib.namespace import OWL, RDFS, XSD
 
 from smnpc_kg.errors import ValidationError
 from smnpc_kg.namespaces import SMO
-from smnpc_kg.patient import FIELD_OF, SITES, Patient, Value, to_graph
+from smnpc_kg.patient import FIELD_OF, SITES, Patient, Value, refuse_duplicates, to_graph, valid_id
 
 SITE_OF = {prop: site for site, prop in SITES.items()}
 
@@ -231,6 +231,11 @@ def hermit_members(patients: list[Patient], ontology: Graph, classes: list[URIRe
     Patients are independent individuals, so they are reasoned over in batches (HermiT's time grows
     faster than linearly with the number of individuals in one ABox).
     """
+    for p in patients:  # each id becomes an IRI in the reasoner's ABox, and names the patient's answer
+        if not valid_id(p.id):
+            raise ValidationError(f"patient id {p.id!r} is not a valid id", where=p.source or None,
+                                  hint="an id is 1 to 64 letters, digits, '-' and '_' (see the patient schema)")
+    refuse_duplicates(patients, [p.source or f"[{i}]" for i, p in enumerate(patients)], "patients")
     out: dict[str, set[URIRef]] = {}
     for start in range(0, len(patients), batch):
         out.update(_hermit_batch(patients[start:start + batch], ontology, classes))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from rdflib import Graph
 
 from smnpc_kg.classify import Classifier, Definitions, hermit_members, report_json
+from smnpc_kg.errors import ValidationError
 from smnpc_kg.patient import Patient, from_json, read_patients
 from smnpc_kg.store import OxigraphStore
 
@@ -143,3 +144,16 @@ def test_hermit_and_compiled_agree(ontology: Graph, classifier: Classifier, coho
         assert inferred[p.id] == definitions.members(p), (p.facts, inferred[p.id] ^ definitions.members(p))
         explained = {cls for cls, verdict in definitions.classify(p).items() if verdict.truth}
         assert explained == definitions.members(p), "the explaining evaluator and the generated code disagree"
+
+
+@pytest.mark.parametrize("ids,message", [
+    (["P1\n"], "patient id 'P1\\n' is not a valid id"),
+    (["a/b?c#d"], "is not a valid id"),
+    (["A", "B", "A"], "patient id 'A' is used more than once: p0 and p2"),
+])
+def test_hermit_path_refuses_ids_it_cannot_name(ontology: Graph, classifier: Classifier, ids: list[str], message: str) -> None:
+    """Each id becomes an IRI in HermiT's ABox and keys its answer: a bad or repeated id is one clear error, not a crash."""
+    patients = [Patient(pid, {"lesionCount": 1}, source=f"p{i}") for i, pid in enumerate(ids)]
+    with pytest.raises(ValidationError) as err:
+        hermit_members(patients, ontology, list(classifier.definitions.formulas))
+    assert message in str(err.value)
