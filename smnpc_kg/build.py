@@ -11,7 +11,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
-from smnpc_kg.dist import publish
+from smnpc_kg.dist import build_target, publish
 from smnpc_kg.errors import ParseError, SourceError, ValidationError
 from smnpc_kg.namespaces import ID, OA, PREFIXES, SMO
 from smnpc_kg.source import SOURCE_RELPATH, SourceText
@@ -84,17 +84,18 @@ def parse_turtle(path: Path, label: str | None = None) -> Graph:
     ...
     smnpc_kg.errors.ParseError: /nonexistent.ttl: cannot read file: No such file or directory (check the path)
     """
+    from smnpc_kg.inputs import read_text  # a regular file of bounded size; a device or FIFO is refused unread
+
     name = label or str(path)
+    return parse_turtle_text(read_text(path, name=name), name, path.resolve().as_uri())
+
+
+def parse_turtle_text(data: str, name: str, base: str) -> Graph:
+    """Parse Turtle text already read (``name`` for messages, ``base`` for relative IRIs), as parse_turtle does."""
     graph = Graph()
-    try:
-        data = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParseError(f"cannot read file: {exc.strerror}", where=name, hint="check the path") from exc
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"not UTF-8 text at byte {exc.start}", where=name, hint="save the file as UTF-8") from exc
     _syntax_check(data, name)
     try:
-        graph.parse(data=data, format="turtle", publicID=path.resolve().as_uri())
+        graph.parse(data=data, format="turtle", publicID=base)
     except BadSyntax as exc:
         line = getattr(exc, "lines", 0) + 1
         why = getattr(exc, "_why", str(exc))
@@ -318,7 +319,13 @@ def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None 
 
 
 def build(project: Project, *, reason: bool = True, out: Path | None = None) -> Counts:
-    """Build the KG into dist/ (or ``out``); nothing is written unless every check passes."""
+    """Build the KG into dist/ (or ``out``); nothing is written unless every check passes.
+
+    ``out`` is checked first (:func:`smnpc_kg.dist.build_target`: a new path, an empty folder or a build, never
+    the project or a folder with other files), so that a refused path costs no build.
+    """
+    target = out or project.dist
+    build_target(target, protect=[project.root])
     graph, counts = assemble(project, reason=reason)
-    publish(serialize(graph), counts.as_dict(), out or project.dist)
+    publish(serialize(graph), counts.as_dict(), target, protect=[project.root])
     return counts

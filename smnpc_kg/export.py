@@ -9,11 +9,12 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from smnpc_kg.dist import verified_bytes, write_atomic
+from smnpc_kg.dist import output_path, verified_bytes, write_atomic, write_files
 from smnpc_kg.errors import SmnpcError
 from smnpc_kg.namespaces import PREFIXES, SMO
 
 FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}  # each export and its rdflib parser name
+CONTEXT = "context.jsonld"  # the JSON-LD export's context, written beside it
 
 
 def context() -> dict[str, object]:
@@ -25,20 +26,27 @@ def export(dist: Path, fmt: str, out: Path) -> Path:
     """The built KG in another serialisation; OWL is RDF/XML for Protégé and OWL API tools.
 
     Turtle, N-Triples and JSON-LD are the build's own canonical files (checked against its manifest); RDF/XML
-    is written from the canonical graph, so that the same KG always exports to the same bytes.
+    is written by pyoxigraph from the canonical N-Triples, triple by triple in their sorted order, so that the
+    same KG always exports to the same bytes. Every output path (for JSON-LD also ``context.jsonld`` beside it)
+    is checked before anything is read or written, and each file is written atomically.
     """
     if fmt not in FORMATS:
         raise SmnpcError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    target = output_path(out)
+    if fmt == "jsonld" and output_path(out.with_name(CONTEXT)) == target:
+        raise SmnpcError(f"the JSON-LD export writes its context to {CONTEXT} beside it", where=str(out),
+                         hint="give the export another file name")
     if fmt == "owl":
-        from smnpc_kg.build import canonical
+        import pyoxigraph as ox
 
-        graph = canonical(Graph().parse(data=verified_bytes(dist, "smnpc-kg.nt"), format="nt"))
-        data = graph.serialize(format="xml").encode("utf-8")
+        triples = ox.parse(verified_bytes(dist, "smnpc-kg.nt"), format=ox.RdfFormat.N_TRIPLES)
+        data = ox.serialize(triples, format=ox.RdfFormat.RDF_XML, prefixes=dict(sorted(PREFIXES.items()))) or b""
     else:
         data = verified_bytes(dist, f"smnpc-kg.{fmt}")
+    files = {out: data}
     if fmt == "jsonld":
-        write_atomic(out.with_name("context.jsonld"), (json.dumps(context(), indent=1) + "\n").encode("utf-8"))
-    write_atomic(out, data)
+        files[out.with_name(CONTEXT)] = (json.dumps(context(), indent=1) + "\n").encode("utf-8")
+    write_files(files)
     return out
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
+import io
 import shutil
-import tempfile
 from pathlib import Path
 
+from smnpc_kg.dist import output_path, write_atomic
 from smnpc_kg.errors import SmnpcError
 from smnpc_kg.pathway import Pathway, Recommendation
 from smnpc_kg.store import Store
@@ -52,18 +52,19 @@ def pathway_dot(pathway: Pathway, walk: Recommendation | None = None) -> str:
 
 
 def write_svg(dot_source: str, out: Path) -> Path:
-    """Render DOT to SVG with Graphviz's dot, writing atomically."""
+    """Render DOT to SVG with Graphviz's dot, writing atomically (never into a build, a folder or a device)."""
+    output_path(out)
     exe = shutil.which("dot")
     if exe is None:
         raise SmnpcError("Graphviz's `dot` program is not installed", hint="install it: apt-get install graphviz (make does this)")
     import graphviz
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".svg-") as tmp:
-        src = Path(tmp) / "pathway.gv"
-        src.write_text(dot_source, encoding="utf-8")
-        rendered = graphviz.render("dot", "svg", str(src))
-        os.replace(rendered, out)
+    try:
+        svg = graphviz.pipe("dot", "svg", dot_source.encode("utf-8"), quiet=True)
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError) as exc:
+        raise SmnpcError(f"Graphviz's dot could not draw the pathway: {str(exc).splitlines()[0]}", where=str(out),
+                         hint="check the Graphviz installation") from exc
+    write_atomic(out, svg)
     return out
 
 
@@ -97,12 +98,17 @@ SELECT ?study ?ref ?arm ?against ?hr ?p ?prel ?adjusted ?quote ?line WHERE {
 
 
 def forest_plot(store: Store, out: Path) -> Path:
-    """A forest plot of Table 2's hazard ratios, as printed (no confidence intervals are printed)."""
+    """A forest plot of Table 2's hazard ratios, as printed (no confidence intervals are printed); written atomically."""
+    output_path(out)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
 
+    image_format = out.suffix.lstrip(".").lower() or "png"
+    if image_format not in FigureCanvasBase.get_supported_filetypes():
+        raise SmnpcError(f"matplotlib cannot write .{image_format} images", where=str(out), hint="name the file .png, .svg or .pdf")
     rows = store.query(_HAZARDS).rows
     if not rows:
         raise SmnpcError("no Table 2 hazard ratios in the KG", hint="build the KG first (smnpc-kg build)")
@@ -133,10 +139,8 @@ def forest_plot(store: Store, out: Path) -> Path:
                  "points only: the review prints no confidence intervals\n"
                  "red diamond: that HR is for chemo alone against chemo + RT (as printed)", fontsize=9)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".forest-", suffix=out.suffix or ".png", delete=False) as tmp:
-        fig.savefig(tmp.name, dpi=150)
+    image = io.BytesIO()
+    fig.savefig(image, format=image_format, dpi=150)
     plt.close(fig)
-    os.chmod(tmp.name, 0o644)
-    os.replace(tmp.name, out)
+    write_atomic(out, image.getvalue())
     return out
