@@ -167,6 +167,7 @@ def proxy(upstream: str, plan: list[str]) -> Iterator[tuple[str, list[float]]]:
             if action == "503":
                 self.rfile.read(length)
                 self.send_response(503)
+                self.send_header("Retry-After", "0")  # "busy, try again": the only 503 a client may retry
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
