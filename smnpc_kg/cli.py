@@ -52,13 +52,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    from smnpc_kg.errors import QueryError
+    from smnpc_kg.operation import decide
     from smnpc_kg.queries import read_query
     from smnpc_kg.render import render_results
 
     project = _project(args)
     store = open_store(project, getattr(args, "endpoint", None))
-    text = read_query(args.query)
-    results = store.query(text)
+    # decided on rdflib's parse, as the endpoint does: an update or a query nested too deeply is one line here,
+    # never handed to the store (SERVICE stays allowed on the command line)
+    decision = decide(read_query(args.query), allow_federation=True)
+    if not decision.runs:
+        raise QueryError(decision.message)
+    results = store.query(decision.text)
     rendered = render_results(results, args.format)
     print(rendered, end="" if rendered.endswith("\n") else "\n")
     return 0
@@ -151,10 +157,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 def cmd_pathway(args: argparse.Namespace) -> int:
     from smnpc_kg.classify import Classifier
+    from smnpc_kg.dist import output_path
     from smnpc_kg.pathway import Pathway
     from smnpc_kg.patient import read_patients
     from smnpc_kg.viz import pathway_dot, write_svg
 
+    output_path(Path(args.svg))  # a folder, a device or a path inside a build is refused before any work
     project = _project(args)
     classifier = load_classifier(project)
     assert isinstance(classifier, Classifier)
@@ -172,9 +180,11 @@ def cmd_pathway(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from smnpc_kg.dist import output_path
     from smnpc_kg.store import OxigraphStore
     from smnpc_kg.viz import forest_plot
 
+    output_path(Path(args.out))  # a folder, a device or a path inside a build is refused before any work
     project = _project(args)
     out = forest_plot(OxigraphStore.from_dist(project.dist), Path(args.out))
     print(f"wrote {out}")
@@ -187,25 +197,31 @@ def cmd_push(args: argparse.Namespace) -> int:
 
     project = _project(args)
     nt = project.dist / "smnpc-kg.nt"
-    target = args.graph_store or args.endpoint.rsplit("/", 1)[0] + "/store"
-    status = push(verified_bytes(project.dist, nt.name), target)
-    print(f"pushed {project.rel(nt)} to {target} (HTTP {status}); query it with --endpoint {args.endpoint}")
+    base = args.endpoint.rsplit("/", 1)[0]
+    target = args.graph_store or base + "/store"
+    update = args.update or (None if args.graph_store else base + "/update")  # Oxigraph server's layout by default
+    status = push(verified_bytes(project.dist, nt.name), target, update=update)
+    if update:
+        print(f"pushed {project.rel(nt)} to a staging graph at {target} and swapped it in with one update at {update} "
+              f"(HTTP {status}); query it with --endpoint {args.endpoint}")
+    else:
+        print(f"pushed {project.rel(nt)} to {target} with a plain PUT (HTTP {status}): what readers saw meanwhile is the "
+              f"store's own guarantee (give --update for a swap in one update); query it with --endpoint {args.endpoint}")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from smnpc_kg.dist import verify
-    from smnpc_kg.server import Limits, create_app
+    from smnpc_kg.server import Limits, create_app, serve
 
     project = _project(args)
-    verify(project.dist)  # a missing, truncated or corrupt build is reported here and never served
     limits = Limits(timeout_s=args.timeout, max_result_bytes=args.max_result_bytes, workers=args.workers,
-                    allow_federation=args.allow_federation, max_memory_mb=args.max_memory_mb)
+                    allow_federation=args.allow_federation, max_memory_mb=args.max_memory_mb,
+                    patient_workers=args.patient_workers)
+    # reads the build once, checked against its manifest (a missing, truncated or corrupt build is reported here
+    # and never served), and serves those bytes until it stops, whatever later builds do to dist/
     app = create_app(project.dist, project.ontology_files[0], project.root / "queries", limits)
     print(f"serving http://{args.host}:{args.port}/ (SPARQL at /sparql); read-only; Ctrl-C stops", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(app, args.host, args.port, limits)
     return 0
 
 
@@ -224,12 +240,15 @@ def _ontology_with_imports(project: Project) -> object:
 def cmd_mappings(args: argparse.Namespace) -> int:
     from rdflib import Graph
 
+    from smnpc_kg.dist import output_path
     from smnpc_kg.mappings import write_sssom
 
     project = _project(args)
+    out = Path(args.out) if args.out else project.root / "ontology" / "mappings.sssom.tsv"
+    output_path(out)  # refused before any work; write_sssom writes atomically
     graph = _ontology_with_imports(project)
     assert isinstance(graph, Graph)
-    out = write_sssom(graph, Path(args.out) if args.out else project.root / "ontology" / "mappings.sssom.tsv")
+    out = write_sssom(graph, out)
     print(f"wrote {out}")
     return 0
 
@@ -246,8 +265,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     from rdflib import Graph
 
+    from smnpc_kg.dist import output_path
     from smnpc_kg.export import documentation
 
+    output_path(Path(args.out))  # refused before any work
     project = _project(args)
     graph = _ontology_with_imports(project)
     assert isinstance(graph, Graph)
@@ -272,7 +293,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "recommend": (cmd_recommend, "walk the treatment pathway for a patient, with the evidence chain behind every step"),
     "pathway": (cmd_pathway, "draw the treatment pathway as SVG (Graphviz), a patient's route highlighted"),
     "plot": (cmd_plot, "draw a figure: `plot forest OUT.png` is the forest plot of Table 2's hazard ratios"),
-    "push": (cmd_push, "load the built KG into a SPARQL 1.1 store through the Graph Store Protocol"),
+    "push": (cmd_push, "load the built KG into a SPARQL 1.1 store (Graph Store Protocol, swapped in by one SPARQL Update)"),
     "serve": (cmd_serve, "serve the KG over the SPARQL 1.1 Protocol (read-only), with a query page, /classify and /recommend"),
     "mappings": (cmd_mappings, "write the SSSOM mapping set from the ontology's skos:*Match triples"),
     "export": (cmd_export, "export the built KG: ttl, nt, jsonld (with its context) or owl (RDF/XML)"),
@@ -314,6 +335,8 @@ def parser() -> argparse.ArgumentParser:
         if name == "push":
             sp.add_argument("--endpoint", required=True, help="the store's SPARQL query endpoint (e.g. http://127.0.0.1:7878/query)")
             sp.add_argument("--graph-store", help="its Graph Store Protocol URL (default: the endpoint's /store, as Oxigraph serves it)")
+            sp.add_argument("--update", help="its SPARQL Update URL, for a swap in one update (default: the endpoint's /update, "
+                                             "as Oxigraph serves it, unless --graph-store is given alone: then a plain PUT)")
         if name == "mappings":
             sp.add_argument("--out", help="default: ontology/mappings.sssom.tsv")
         if name == "export":
@@ -324,11 +347,13 @@ def parser() -> argparse.ArgumentParser:
         if name == "serve":
             sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
             sp.add_argument("--port", type=int, default=8890)
-            sp.add_argument("--timeout", type=float, default=10.0, help="seconds a query may run")
+            sp.add_argument("--timeout", type=float, default=10.0,
+                            help="seconds a query or a patient request may run, and a request's head and body may take to arrive")
             sp.add_argument("--max-result-bytes", type=int, default=10 * 2**20)
             sp.add_argument("--workers", type=int, default=2, help="query worker processes")
+            sp.add_argument("--patient-workers", type=int, default=2, help="worker processes for /classify and /recommend")
             sp.add_argument("--max-memory-mb", type=int, default=2048,
-                            help="address space a query worker may use; a query that needs more gets a 503 (0: no limit)")
+                            help="address space each worker may use; a request that needs more gets a 503 (0: no limit)")
             sp.add_argument("--allow-federation", action="store_true", help="allow SERVICE (off by default)")
         if name == "audit":
             sp.add_argument("--format", choices=["table", "json"], default="table")

@@ -16,18 +16,22 @@ def read_query(arg: str) -> str:
     >>> read_query("ASK { ?s ?p ?o }")
     'ASK { ?s ?p ?o }'
     """
+    import os
+
+    from smnpc_kg.inputs import read_text
+
     if "{" in arg or "\n" in arg:
         return arg  # query text, not a file name
     path = Path(arg)
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        if arg.endswith(".rq") or path.suffix:
-            raise QueryError(f"cannot read query file: {exc.strerror}", where=arg,
-                             hint="give a path to a .rq file or the SPARQL text itself") from exc
+        exists = os.path.lexists(path)
+    except (OSError, ValueError):
+        exists = False
+    if not exists and not (arg.endswith(".rq") or path.suffix):
         return arg
-    except UnicodeDecodeError as exc:
-        raise QueryError("the query file is not UTF-8 text", where=arg, hint="save it as UTF-8") from exc
+    # a regular file of at most 1 MiB (the endpoint's query limit): a device or FIFO is refused unread
+    return read_text(path, what="query file", limit=2**20, error=QueryError,
+                     hint="give a path to a .rq file or the SPARQL text itself")
 
 
 @dataclass

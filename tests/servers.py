@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +20,45 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that counts the connections made to it (a stand-in for any address a query might call)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/sparql"
+        self.connections = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+
+@contextmanager
+def listener() -> Iterator[Listener]:
+    """A :class:`Listener` for the length of the block, closed afterwards."""
+    server = Listener()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.stopped.set()
+        server.thread.join(5)
+        server.sock.close()
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60.0) -> None:

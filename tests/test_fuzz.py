@@ -21,6 +21,8 @@ from smnpc_kg.queries import library
 from smnpc_kg.store import OxigraphStore
 from tests.test_server import http
 
+pytestmark = pytest.mark.slow  # hypothesis fuzzing (some against a running server)
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = [json.loads(p.read_text()) for p in sorted((ROOT / "examples" / "patients").glob("*.json"))]
 TURTLE_EXAMPLE = next((ROOT / "examples" / "patients").glob("*.ttl")).read_text()
@@ -114,7 +116,13 @@ queries = (
     | st.lists(st.sampled_from(["SELECT", "ASK", "CONSTRUCT", "DESCRIBE", "WHERE", "{", "}", "?s", "?p", "?o", "smo:Result",
                                 "a", ".", ";", "OPTIONAL", "FILTER(", ")", "UNION", "GRAPH", "<urn:x>", '"x"', "*", "LIMIT",
                                 "10", "ORDER BY", "GROUP BY", "COUNT(", "AS", "SERVICE", "INSERT", "VALUES", "BIND(", "/",
-                                "|", "^", "+", "?", "!"]), max_size=25).map(" ".join)
+                                "|", "^", "+", "?", "!",
+                                # what hid updates and SERVICE from a text pattern: line ends, escapes, invisible
+                                # characters, odd IRIs, a second operation, and nesting
+                                "#x\r", "#\\u000A", "\r\n", "\\u0053ERVICE", "\\u0049NSERT DATA", "\ufeff", "\u200b",
+                                "<urn:a\u00a0#>", "<urn:a\u2028>", "; CLEAR ALL", "DATA", "{" * 70, "}" * 70, "(" * 70,
+                                '"\\' * 50, '"""']), max_size=25).map(lambda parts: "".join(
+                                    p + (" " if i % 3 else "") for i, p in enumerate(parts)))
 )
 
 
@@ -147,3 +155,44 @@ def test_patient_routes_never_fail_with_500(server: str, data: Any, route: str, 
     assert b"Traceback" not in answer
     if status == 400:
         assert answer.strip()  # a message, not an empty error
+
+
+# ------------------------------------------------------------------ the parser that decides and the engine that runs agree
+SERVICE_CALLS = ["SERVICE <{url}> { ?s ?p ?o }", "SERVICE SILENT <{url}> {}", "service ?u { ?a ?b ?c }",
+                 "\\u0053ERVICE <{url}> {}", "OPTIONAL { SERVICE <{url}> {} }"]
+#: Pairs that might hide what lies between them from one reader of SPARQL but not from another: comments and their
+#: ends (real, escaped, and characters some readers take for a line end), strings of every kind, escaped delimiters.
+HIDERS = [("#x\r", "\n"), ("#x\\u000A", "\n"), ("#x\\u000D", "\n"), ("#x\u2028", "\n"), ("#x\x85", "\n"),
+          ("#x\x0b", "\n"), ("#x\x0c", "\n"), ("#x\u0000", "\n"), ("\\u0023x", "\n"), ("#<urn:a#>", "\n"),
+          ('?s ?p """', '""" .'), ("?s ?p '''", "''' ."), ('?s ?p "\\u0022 ', '" .'), ('?s ?p "\\"', '" .'),
+          ('?s ?p """\\"""', '""" .'), ('?s ?p "x\\u000A', '" .'), ("?s <urn:a#> ?o . #", "\n"),
+          ("?s <urn:a\u00a0#> ?o .", ""), ("?s ?p 'a\r", "' ."), ("?s ?p <urn:a", "> ."), ("", "")]
+
+
+@st.composite
+def near_service_queries(draw: st.DrawFn) -> str:
+    """A SERVICE call between a pair of would-be hiders, inside a query that is otherwise valid."""
+    opening, closing = draw(st.sampled_from(HIDERS))
+    call = draw(st.sampled_from(SERVICE_CALLS))
+    space = draw(st.sampled_from([" ", "", "\n", "\t"]))
+    values = "VALUES ?u { <{url}> } " if draw(st.booleans()) else ""
+    return f"SELECT * WHERE {{ {values}?s ?p ?o . {opening}{space}{call}{space}{closing}\n}}"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=near_service_queries())
+def test_a_query_the_decision_lets_run_never_calls_out(text: str) -> None:
+    """Whatever rdflib's parse lets run (federation off), Oxigraph running that very text sends nothing anywhere."""
+    import contextlib
+
+    import pyoxigraph as ox
+
+    from smnpc_kg.operation import decide
+    from tests.servers import listener
+
+    with listener() as target:
+        decision = decide(text.replace("{url}", target.url))
+        if decision.runs:
+            with contextlib.suppress(SyntaxError, OSError, ValueError, RuntimeError, TypeError):
+                list(ox.Store().query(decision.text))  # type: ignore[arg-type]
+        assert target.connections == 0, (text, decision)

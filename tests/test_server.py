@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -12,8 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from smnpc_kg.build import Project
 from smnpc_kg.remote import RemoteStore
 from smnpc_kg.store import OxigraphStore
+from tests.servers import smnpc_server
+
+pytestmark = pytest.mark.integration  # every test talks to a running smnpc-kg serve
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -173,3 +180,63 @@ def test_sparqlwrapper_client_gets_the_embedded_results(server: str, store: Oxig
     text = (ROOT / "queries" / "table-2.rq").read_text(encoding="utf-8")
     assert [r for r in remote.query(text).rows] == [r for r in store.query(text).rows]
     assert remote.query("ASK { study:ref16 smo:sampleSize 505 }").boolean is True
+
+
+def _count(server: str) -> int:
+    status, _, body = get(server, COUNT)
+    assert status == 200, body
+    return int(json.loads(body)["results"]["bindings"][0]["n"]["value"])
+
+
+def _until_answered(server: str, query: str, seconds: float = 60) -> tuple[int, bytes]:
+    """The first answer that is not "busy" (a replaced worker may still be loading)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status, headers, body = get(server, query)
+        if status != 503 or "retry-after" not in {k.lower() for k in headers} or time.monotonic() > deadline:
+            return status, body
+        time.sleep(0.5)
+
+
+def test_the_server_keeps_its_build_through_two_rebuilds(scratch_project: Project) -> None:
+    """Two builds while serving prune the served folder; a worker replaced afterwards still loads the served KG."""
+    root = scratch_project.root
+    build = [sys.executable, "-m", "smnpc_kg.cli", "--root", str(root), "build", "--no-reason"]
+    subprocess.run(build, check=True, capture_output=True)
+    served = (root / "dist").resolve()
+    patient = (ROOT / "examples" / "patients" / "p07-single-liver-lesion.json").read_bytes()
+    with smnpc_server(root, "--timeout", "2", "--workers", "1", "--patient-workers", "1") as url:
+        before = _count(url)
+        for n in (1, 2):  # a changed evidence file: a new digest, so a new build folder each time
+            with (root / "evidence" / "review.ttl").open("a", encoding="utf-8") as f:
+                f.write(f'\nstudy:ref16 rdfs:comment "rebuilt while serving, {n}" .\n')
+            subprocess.run(build, check=True, capture_output=True)
+        assert (root / "dist").resolve() != served
+        if served.exists():  # whatever the pruning keeps, the served folder is gone now
+            shutil.rmtree(served)
+        assert get(url, SLOW)[0] == 503  # the only query worker is killed and replaced
+        status, body = _until_answered(url, COUNT)
+        assert status == 200 and int(json.loads(body)["results"]["bindings"][0]["n"]["value"]) == before
+        assert get(url, COUNT)[0] == 200
+        many = json.dumps([{**json.loads(patient), "id": f"P{i}"} for i in range(1000)]).encode()
+        assert http(f"{url}/recommend", many, {"Content-Type": "application/json"})[0] in (413, 503)  # kills the patient worker
+        deadline = time.monotonic() + 60
+        while (status := http(f"{url}/classify", patient, {"Content-Type": "application/json"})[0]) == 503:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert status == 200
+
+
+def test_patient_answers_keep_their_shapes(server: str) -> None:
+    """The patient worker's refusals: a JSON 400 with the error and its details, 413 beyond 1000 patients."""
+    patient = json.loads((ROOT / "examples" / "patients" / "p07-single-liver-lesion.json").read_text())
+    for body in (b'{"schema": "smnpc-kg/patient/1.0", "id": "X", "months_to_progression": NaN}',
+                 json.dumps([patient, patient]).encode()):  # not finite; the same id twice
+        status, headers, answer = http(f"{server}/recommend", body, {"Content-Type": "application/json"})
+        assert status == 400 and headers["content-type"].startswith("application/json"), (status, answer[:300])
+        assert set(json.loads(answer)) == {"error", "details"}
+    many = json.dumps([{**patient, "id": f"P{i}"} for i in range(1001)]).encode()
+    status, _, answer = http(f"{server}/classify", many, {"Content-Type": "application/json"})
+    assert status == 413 and b"1000" in answer
+    status, _, answer = http(f"{server}/classify", json.dumps([patient]).encode(), {"Content-Type": "application/json"})
+    assert status == 200 and isinstance(json.loads(answer), list)
