@@ -132,6 +132,7 @@ def patients(draw: st.DrawFn) -> dict[str, object]:
     return data
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(patients(), min_size=20, max_size=40))
 def test_hermit_and_compiled_agree(ontology: Graph, classifier: Classifier, cohort: list[dict[str, object]]) -> None:

@@ -11,6 +11,7 @@ import pytest
 from tests.servers import smnpc_server
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.browser, pytest.mark.integration]  # starts smnpc-kg serve and drives Chromium
 
 
 @pytest.fixture(scope="module")

@@ -243,6 +243,7 @@ def publish_at_once(dist: Path, processes: int, rounds: int, mode: str) -> tuple
     return lines, errors, dangling
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["distinct", "same", "mixed"])
 def test_concurrent_publishes_never_leave_dist_dangling(tmp_path: Path, mode: str) -> None:
     dist = tmp_path / "dist"
@@ -281,6 +282,7 @@ def test_a_publish_waits_for_the_lock_a_bounded_time(tmp_path: Path, monkeypatch
     assert verify(dist)["counts"] == {"triples": 2}
 
 
+@pytest.mark.slow
 def test_concurrent_cli_builds_on_a_damaged_build(scratch_project: Project) -> None:
     root = scratch_project.root
     assert run_cli(root, "build", "--no-reason").returncode == 0
@@ -383,6 +385,7 @@ def test_verify_reads_one_build_while_the_link_moves(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ exports
+@pytest.mark.slow
 def test_owl_export_is_byte_identical_across_hash_seeds(served_root: Path, tmp_path: Path) -> None:
     digests = set()
     for seed in ("1", "2", "3"):
