@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -59,6 +60,20 @@ def listener() -> Iterator[Listener]:
         server.stopped.set()
         server.thread.join(5)
         server.sock.close()
+
+
+@contextmanager
+def http_in_thread(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server with ``handler`` on a free 127.0.0.1 port, for as long as the block runs; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60.0) -> None:

@@ -10,7 +10,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ import pytest
 from smnpc_kg.cli import main
 from smnpc_kg.errors import QueryError, SmnpcError, StoreError
 from smnpc_kg.remote import RemoteStore, push
+from tests.servers import http_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 ASK_TRUE = b'{"head": {}, "boolean": true}'
@@ -81,15 +82,8 @@ def scripted(*plan: Answer) -> Iterator[tuple[str, list[Seen]]]:
 
         do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_in_thread(Handler) as url:
+        yield url, seen
 
 
 def client(url: str, **kw: float) -> RemoteStore:

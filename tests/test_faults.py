@@ -10,11 +10,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,7 +24,7 @@ from smnpc_kg.dist import builds_folder, verify
 from smnpc_kg.errors import DistError, StoreError
 from smnpc_kg.remote import RemoteStore, push
 from smnpc_kg.store import OxigraphStore
-from tests.servers import free_port, oxigraph_server
+from tests.servers import free_port, http_in_thread, oxigraph_server
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -204,14 +203,8 @@ def proxy(upstream: str, plan: list[str]) -> Iterator[tuple[str, list[float]]]:
 
         do_GET = do_POST = do_PUT = _handle
 
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_in_thread(Handler) as url:
+        yield url, seen
 
 
 @pytest.fixture(scope="module")
