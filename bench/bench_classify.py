@@ -20,8 +20,8 @@ from rdflib import Graph
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from smnpc_kg.classify import Definitions, hermit_members  # noqa: E402
-from smnpc_kg.patient import Patient, from_json  # noqa: E402
+from smnpc_kg.clinical.classify import Definitions, hermit_members  # noqa: E402
+from smnpc_kg.clinical.patient import Patient, from_json  # noqa: E402
 
 SITES = ["bone", "liver", "lung", "distant_lymph_node", "other"]
 

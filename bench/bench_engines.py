@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_queries import rdflib_time, scaled  # noqa: E402
 
-from smnpc_kg.namespaces import PREFIXES  # noqa: E402
-from smnpc_kg.queries import library  # noqa: E402
-from smnpc_kg.remote import RemoteStore  # noqa: E402
-from smnpc_kg.store import OxigraphStore  # noqa: E402
+from smnpc_kg.core.namespaces import PREFIXES  # noqa: E402
+from smnpc_kg.kg.queries import library  # noqa: E402
+from smnpc_kg.store.embedded import OxigraphStore  # noqa: E402
+from smnpc_kg.store.remote import RemoteStore  # noqa: E402
 
 
 def median_ms(fn: Any, repeat: int) -> float:

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from smnpc_kg.queries import library  # noqa: E402
+from smnpc_kg.kg.queries import library  # noqa: E402
 from tests.servers import smnpc_server  # noqa: E402
 
 

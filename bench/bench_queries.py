@@ -22,8 +22,8 @@ from rdflib import Graph, URIRef
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from smnpc_kg.namespaces import ID  # noqa: E402
-from smnpc_kg.store import OxigraphStore, with_prefixes  # noqa: E402
+from smnpc_kg.core.namespaces import ID  # noqa: E402
+from smnpc_kg.store.embedded import OxigraphStore, with_prefixes  # noqa: E402
 
 
 def scaled(kg: Graph, target: int) -> Graph:

@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_classify import synthetic  # noqa: E402
 
-from smnpc_kg.classify import Definitions  # noqa: E402
-from smnpc_kg.pathway import Pathway, as_json  # noqa: E402
-from smnpc_kg.store import OxigraphStore  # noqa: E402
+from smnpc_kg.clinical.classify import Definitions  # noqa: E402
+from smnpc_kg.clinical.pathway import Pathway, as_json  # noqa: E402
+from smnpc_kg.store.embedded import OxigraphStore  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from smnpc_kg.build import Project
-from smnpc_kg.errors import SmnpcError, ValidationError
-from smnpc_kg.store import Store
+from smnpc_kg.core.errors import SmnpcError, ValidationError
+from smnpc_kg.kg.build import Project
+from smnpc_kg.store.embedded import Store
 
 
 def _project(args: argparse.Namespace) -> Project:
@@ -18,7 +18,7 @@ def _project(args: argparse.Namespace) -> Project:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from smnpc_kg.build import build
+    from smnpc_kg.kg.build import build
 
     project = _project(args)
     counts = build(project, reason=not args.no_reason, out=Path(args.out) if args.out else None)
@@ -30,9 +30,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check extra evidence files against the project without writing anything (for curators)."""
-    from smnpc_kg.audit import AuditReport, check_values_in_quotes
-    from smnpc_kg.build import assemble
-    from smnpc_kg.store import OxigraphStore
+    from smnpc_kg.kg.audit import AuditReport, check_values_in_quotes
+    from smnpc_kg.kg.build import assemble
+    from smnpc_kg.store.embedded import OxigraphStore
 
     project = _project(args)
     extra = [Path(p) for p in args.files]
@@ -52,10 +52,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from smnpc_kg.errors import QueryError
-    from smnpc_kg.operation import decide
-    from smnpc_kg.queries import read_query
-    from smnpc_kg.render import render_results
+    from smnpc_kg.core.errors import QueryError
+    from smnpc_kg.kg.queries import read_query
+    from smnpc_kg.present.render import render_results
+    from smnpc_kg.web.operation import decide
 
     project = _project(args)
     store = open_store(project, getattr(args, "endpoint", None))
@@ -73,17 +73,17 @@ def cmd_query(args: argparse.Namespace) -> int:
 def open_store(project: Project, endpoint: str | None = None) -> Store:
     """The embedded store over dist/, or a remote SPARQL endpoint: every command works the same on both."""
     if endpoint:
-        from smnpc_kg.remote import RemoteStore
+        from smnpc_kg.store.remote import RemoteStore
 
         return RemoteStore(endpoint)
-    from smnpc_kg.store import OxigraphStore
+    from smnpc_kg.store.embedded import OxigraphStore
 
     return OxigraphStore.from_dist(project.dist)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from smnpc_kg.render import render_results
-    from smnpc_kg.store import OxigraphStore
+    from smnpc_kg.present.render import render_results
+    from smnpc_kg.store.embedded import OxigraphStore
 
     project = _project(args)
     store = OxigraphStore.from_dist(project.dist)
@@ -95,10 +95,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from smnpc_kg.audit import read_exceptions, render_report, run_audit
-    from smnpc_kg.build import assemble
-    from smnpc_kg.source import SourceText
-    from smnpc_kg.store import OxigraphStore
+    from smnpc_kg.kg.audit import read_exceptions, render_report, run_audit
+    from smnpc_kg.kg.build import assemble
+    from smnpc_kg.kg.source import SourceText
+    from smnpc_kg.store.embedded import OxigraphStore
 
     project = _project(args)
     graph, _counts = assemble(project, reason=False)
@@ -109,16 +109,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def load_classifier(project: Project, endpoint: str | None = None) -> object:
-    from smnpc_kg.build import parse_turtle
-    from smnpc_kg.classify import Classifier, Definitions
+    from smnpc_kg.clinical.classify import Classifier, Definitions
+    from smnpc_kg.kg.build import parse_turtle
 
     ontology = parse_turtle(project.ontology_files[0], project.rel(project.ontology_files[0]))
     return Classifier(Definitions(ontology), open_store(project, endpoint))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from smnpc_kg.classify import Classifier, hermit_members, render_report, report_json
-    from smnpc_kg.patient import read_patients
+    from smnpc_kg.clinical.classify import Classifier, hermit_members, render_report, report_json
+    from smnpc_kg.clinical.patient import read_patients
 
     project = _project(args)
     patients = read_patients(Path(args.patient))
@@ -137,9 +137,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from smnpc_kg.classify import Classifier
-    from smnpc_kg.pathway import Pathway, as_json, render_text
-    from smnpc_kg.patient import read_patients
+    from smnpc_kg.clinical.classify import Classifier
+    from smnpc_kg.clinical.pathway import Pathway, as_json, render_text
+    from smnpc_kg.clinical.patient import read_patients
 
     project = _project(args)
     patients = read_patients(Path(args.patient))
@@ -156,11 +156,11 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_pathway(args: argparse.Namespace) -> int:
-    from smnpc_kg.classify import Classifier
-    from smnpc_kg.dist import output_path
-    from smnpc_kg.pathway import Pathway
-    from smnpc_kg.patient import read_patients
-    from smnpc_kg.viz import pathway_dot, write_svg
+    from smnpc_kg.clinical.classify import Classifier
+    from smnpc_kg.clinical.pathway import Pathway
+    from smnpc_kg.clinical.patient import read_patients
+    from smnpc_kg.kg.dist import output_path
+    from smnpc_kg.present.viz import pathway_dot, write_svg
 
     output_path(Path(args.svg))  # a folder, a device or a path inside a build is refused before any work
     project = _project(args)
@@ -180,9 +180,9 @@ def cmd_pathway(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from smnpc_kg.dist import output_path
-    from smnpc_kg.store import OxigraphStore
-    from smnpc_kg.viz import forest_plot
+    from smnpc_kg.kg.dist import output_path
+    from smnpc_kg.present.viz import forest_plot
+    from smnpc_kg.store.embedded import OxigraphStore
 
     output_path(Path(args.out))  # a folder, a device or a path inside a build is refused before any work
     project = _project(args)
@@ -192,8 +192,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from smnpc_kg.dist import verified_bytes
-    from smnpc_kg.remote import push
+    from smnpc_kg.kg.dist import verified_bytes
+    from smnpc_kg.store.remote import push
 
     project = _project(args)
     nt = project.dist / "smnpc-kg.nt"
@@ -211,7 +211,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from smnpc_kg.server import Limits, create_app, serve
+    from smnpc_kg.web.server import Limits, create_app, serve
 
     project = _project(args)
     limits = Limits(timeout_s=args.timeout, max_result_bytes=args.max_result_bytes, workers=args.workers,
@@ -228,7 +228,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _ontology_with_imports(project: Project) -> object:
     from rdflib import Graph
 
-    from smnpc_kg.build import parse_turtle
+    from smnpc_kg.kg.build import parse_turtle
 
     graph = Graph()
     for path in project.ontology_files:
@@ -240,8 +240,8 @@ def _ontology_with_imports(project: Project) -> object:
 def cmd_mappings(args: argparse.Namespace) -> int:
     from rdflib import Graph
 
-    from smnpc_kg.dist import output_path
-    from smnpc_kg.mappings import write_sssom
+    from smnpc_kg.kg.dist import output_path
+    from smnpc_kg.kg.mappings import write_sssom
 
     project = _project(args)
     out = Path(args.out) if args.out else project.root / "ontology" / "mappings.sssom.tsv"
@@ -254,7 +254,7 @@ def cmd_mappings(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from smnpc_kg.export import export
+    from smnpc_kg.kg.export import export
 
     project = _project(args)
     out = export(project.dist, args.format, Path(args.out))
@@ -265,8 +265,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     from rdflib import Graph
 
-    from smnpc_kg.dist import output_path
-    from smnpc_kg.export import documentation
+    from smnpc_kg.kg.dist import output_path
+    from smnpc_kg.kg.export import documentation
 
     output_path(Path(args.out))  # refused before any work
     project = _project(args)
@@ -278,7 +278,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_patient_schema(args: argparse.Namespace) -> int:
-    from smnpc_kg.patient import schema
+    from smnpc_kg.clinical.patient import schema
 
     print(json.dumps(schema(), indent=2, ensure_ascii=False))
     return 0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import Counts, Project, build
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.kg.build import Counts, Project, build
+from smnpc_kg.store.embedded import OxigraphStore
 from tests.servers import smnpc_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.audit import figures, read_exceptions, run_audit, table_lines
-from smnpc_kg.build import Project, assemble
 from smnpc_kg.cli import main
-from smnpc_kg.source import SourceText
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.kg.audit import figures, read_exceptions, run_audit, table_lines
+from smnpc_kg.kg.build import Project, assemble
+from smnpc_kg.kg.source import SourceText
+from smnpc_kg.store.embedded import OxigraphStore
 
 
 def audit(project: Project):  # type: ignore[no-untyped-def]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import Counts, Project, build, parse_turtle
-from smnpc_kg.dist import DIST_FILES, MANIFEST
-from smnpc_kg.errors import ParseError, SourceError, ValidationError
+from smnpc_kg.core.errors import ParseError, SourceError, ValidationError
+from smnpc_kg.kg.build import Counts, Project, build, parse_turtle
+from smnpc_kg.kg.dist import DIST_FILES, MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph
 
-from smnpc_kg.classify import Classifier, Definitions, hermit_members, report_json
-from smnpc_kg.errors import ValidationError
-from smnpc_kg.patient import Patient, from_json, read_patients
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.clinical.classify import Classifier, Definitions, hermit_members, report_json
+from smnpc_kg.clinical.patient import Patient, from_json, read_patients
+from smnpc_kg.core.errors import ValidationError
+from smnpc_kg.store.embedded import OxigraphStore
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = json.loads((ROOT / "tests" / "data" / "patients.expected.json").read_text(encoding="utf-8"))

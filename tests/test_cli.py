@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import Project
 from smnpc_kg.cli import main
+from smnpc_kg.kg.build import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def test_demo_prints_both_tables(capsys: pytest.CaptureFixture[str], built_root:
 
 
 def test_broken_file_gives_one_line_error_and_keeps_dist(scratch_project: Project) -> None:
-    from smnpc_kg.build import build
+    from smnpc_kg.kg.build import build
 
     build(scratch_project, reason=False)
     before = {p.name: p.read_bytes() for p in scratch_project.dist.iterdir()}

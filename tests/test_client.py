@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from smnpc_kg.cli import main
-from smnpc_kg.errors import QueryError, SmnpcError, StoreError
-from smnpc_kg.remote import RemoteStore, push
+from smnpc_kg.core.errors import QueryError, SmnpcError, StoreError
+from smnpc_kg.store.remote import RemoteStore, push
 from tests.servers import http_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from smnpc_kg.build import Counts, Project
-from smnpc_kg.dist import builds_folder, verify
-from smnpc_kg.errors import DistError, StoreError
-from smnpc_kg.remote import RemoteStore, push
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.core.errors import DistError, StoreError
+from smnpc_kg.kg.build import Counts, Project
+from smnpc_kg.kg.dist import builds_folder, verify
+from smnpc_kg.store.embedded import OxigraphStore
+from smnpc_kg.store.remote import RemoteStore, push
 from tests.servers import free_port, http_in_thread, oxigraph_server
 
 ROOT = Path(__file__).resolve().parent.parent

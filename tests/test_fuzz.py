@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph
 
-from smnpc_kg.classify import Classifier, Definitions
-from smnpc_kg.errors import SmnpcError
-from smnpc_kg.pathway import Pathway
-from smnpc_kg.patient import from_json, read_patients
-from smnpc_kg.queries import library
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.clinical.classify import Classifier, Definitions
+from smnpc_kg.clinical.pathway import Pathway
+from smnpc_kg.clinical.patient import from_json, read_patients
+from smnpc_kg.core.errors import SmnpcError
+from smnpc_kg.kg.queries import library
+from smnpc_kg.store.embedded import OxigraphStore
 from tests.test_server import http
 
 pytestmark = pytest.mark.slow  # hypothesis fuzzing (some against a running server)
@@ -187,7 +187,7 @@ def test_a_query_the_decision_lets_run_never_calls_out(text: str) -> None:
 
     import pyoxigraph as ox
 
-    from smnpc_kg.operation import decide
+    from smnpc_kg.web.operation import decide
     from tests.servers import listener
 
     with listener() as target:

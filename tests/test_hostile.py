@@ -224,7 +224,7 @@ def _cmdline(proc: Path) -> str:
 
 
 def _connect_after_isolation(conn: object, port: int) -> None:  # runs in a child process
-    from smnpc_kg.server import isolate_network
+    from smnpc_kg.web.server import isolate_network
 
     isolation = isolate_network()
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.errors import ParseError, QueryError
-from smnpc_kg.inputs import read_text
+from smnpc_kg.core.errors import ParseError, QueryError
+from smnpc_kg.core.inputs import read_text
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60  # seconds: a regression that blocks on a FIFO or reads /dev/zero fails instead of hanging the suite

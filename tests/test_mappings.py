@@ -9,9 +9,9 @@ from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDFS, SKOS
 
-from smnpc_kg.build import Counts, Project
-from smnpc_kg.export import documentation, export
-from smnpc_kg.mappings import mapping_rows, sssom_text
+from smnpc_kg.kg.build import Counts, Project
+from smnpc_kg.kg.export import documentation, export
+from smnpc_kg.kg.mappings import mapping_rows, sssom_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SSSOM = ROOT / "ontology" / "mappings.sssom.tsv"
@@ -53,7 +53,7 @@ def test_every_mapped_external_term_has_its_label_in_an_import_slice(ontology: G
 
 
 def test_no_unverified_candidate_is_a_mapping(ontology: Graph) -> None:
-    from smnpc_kg.namespaces import SMO
+    from smnpc_kg.core.namespaces import SMO
 
     mapped = {o for p in (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch) for o in ontology.objects(None, p)}
     candidates = set(ontology.objects(None, SMO.unverifiedMatch))

@@ -6,8 +6,8 @@ import pytest
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS
 
-from smnpc_kg.namespaces import SMO
-from smnpc_kg.reason import check_consistency
+from smnpc_kg.core.namespaces import SMO
+from smnpc_kg.kg.reason import check_consistency
 
 NS = str(SMO)
 
@@ -49,7 +49,7 @@ def test_ontology_alone_is_consistent_under_hermit(onto: Graph) -> None:
 
 
 def test_unsatisfiable_class_is_reported(onto: Graph) -> None:
-    from smnpc_kg.errors import ValidationError
+    from smnpc_kg.core.errors import ValidationError
 
     g = Graph()
     for t in onto:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smnpc_kg.operation import MAX_NESTING, Decisions, decide, expand_escapes
-from smnpc_kg.queries import library
+from smnpc_kg.kg.queries import library
+from smnpc_kg.web.operation import MAX_NESTING, Decisions, decide, expand_escapes
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = library(ROOT / "queries")

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 
-from smnpc_kg.classify import Definitions
 from smnpc_kg.cli import main
-from smnpc_kg.pathway import Pathway, as_json, render_text
-from smnpc_kg.patient import Patient, read_patients
-from smnpc_kg.source import SourceText
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.clinical.classify import Definitions
+from smnpc_kg.clinical.pathway import Pathway, as_json, render_text
+from smnpc_kg.clinical.patient import Patient, read_patients
+from smnpc_kg.kg.source import SourceText
+from smnpc_kg.store.embedded import OxigraphStore
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {k: v for k, v in json.loads((ROOT / "tests" / "data" / "pathway.expected.json").read_text(encoding="utf-8")).items()
@@ -93,7 +93,7 @@ def test_conflicting_bone_evidence_shown_side_by_side(pathway: Pathway) -> None:
 
 def test_no_clinical_rule_in_code() -> None:
     """The pathway walk and the classifier hold no smNPC-specific rule: thresholds and conditions live in RDF."""
-    for module in ("pathway.py", "classify.py"):
+    for module in ("clinical/pathway.py", "clinical/classify.py"):
         code = "\n".join(line for line in (ROOT / "smnpc_kg" / module).read_text(encoding="utf-8").splitlines()
                          if not line.strip().startswith("#"))
         without_docstrings = re.sub(r'"""[\s\S]*?"""', "", code)

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from smnpc_kg.cli import main
-from smnpc_kg.errors import ParseError, SmnpcError, ValidationError
-from smnpc_kg.patient import (
+from smnpc_kg.clinical.patient import (
     CODES,
     JSON_PATH,
     MAX_PATIENTS,
@@ -28,6 +27,7 @@ from smnpc_kg.patient import (
     to_graph,
     valid_id,
 )
+from smnpc_kg.core.errors import ParseError, SmnpcError, ValidationError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "patients"
 BASE = {"schema": "smnpc-kg/patient/1.0", "id": "X1"}

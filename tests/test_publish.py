@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import Counts, Project
-from smnpc_kg.dist import DIST_FILES, MANIFEST, builds_folder, publish, verify
-from smnpc_kg.errors import DistError
+from smnpc_kg.core.errors import DistError
+from smnpc_kg.kg.build import Counts, Project
+from smnpc_kg.kg.dist import DIST_FILES, MANIFEST, builds_folder, publish, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 Tree = dict[str, tuple[str, bytes | str | None]]
@@ -188,8 +188,8 @@ def test_a_broken_out_path_is_one_line(tmp_path: Path) -> None:
 PUBLISHER = """
 import sys, time
 from pathlib import Path
-from smnpc_kg.dist import DIST_FILES, publish
-from smnpc_kg.errors import SmnpcError
+from smnpc_kg.kg.dist import DIST_FILES, publish
+from smnpc_kg.core.errors import SmnpcError
 dist, who, rounds, start, mode = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 while time.time() < start:
     time.sleep(0.001)
@@ -265,7 +265,7 @@ def test_concurrent_publishes_never_leave_dist_dangling(tmp_path: Path, mode: st
 def test_a_publish_waits_for_the_lock_a_bounded_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import fcntl
 
-    from smnpc_kg import dist as dist_module
+    from smnpc_kg.kg import dist as dist_module
 
     dist = tmp_path / "dist"
     publish(outputs("a"), {"triples": 1}, dist)
@@ -342,7 +342,7 @@ def test_prune_keeps_the_current_and_previous_builds_and_only_removes_its_own(tm
 
 
 def test_a_held_build_is_not_pruned_until_released(tmp_path: Path) -> None:
-    from smnpc_kg.dist import hold
+    from smnpc_kg.kg.dist import hold
 
     dist = tmp_path / "dist"
     publish(outputs("a"), {"triples": 1}, dist)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.queries import parse_header
-from smnpc_kg.source import printed_in
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.kg.queries import parse_header
+from smnpc_kg.kg.source import printed_in
+from smnpc_kg.store.embedded import OxigraphStore
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = sorted(p for p in (ROOT / "queries").rglob("*.rq"))

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 
-from smnpc_kg.build import Counts
-from smnpc_kg.classify import Classifier, Definitions, report_json
-from smnpc_kg.pathway import Pathway, as_json
-from smnpc_kg.patient import read_patients
-from smnpc_kg.queries import library
-from smnpc_kg.remote import RemoteStore
-from smnpc_kg.store import OxigraphStore, Results, Term
+from smnpc_kg.clinical.classify import Classifier, Definitions, report_json
+from smnpc_kg.clinical.pathway import Pathway, as_json
+from smnpc_kg.clinical.patient import read_patients
+from smnpc_kg.kg.build import Counts
+from smnpc_kg.kg.queries import library
+from smnpc_kg.store.embedded import OxigraphStore, Results, Term
+from smnpc_kg.store.remote import RemoteStore
 from tests.servers import oxigraph_server, virtuoso_server
 
 pytestmark = pytest.mark.integration  # each test starts Oxigraph server or Virtuoso
@@ -175,8 +175,8 @@ def test_push_to_a_graph_store_alone_is_a_plain_put_and_says_so(tmp_path: Path, 
 
 def test_a_push_refused_half_way_leaves_the_old_graph_and_no_staging_graph(tmp_path: Path, built: tuple[Path, Counts],
                                                                            store: OxigraphStore) -> None:
-    from smnpc_kg.errors import StoreError
-    from smnpc_kg.remote import push
+    from smnpc_kg.core.errors import StoreError
+    from smnpc_kg.store.remote import push
 
     data = (built[0] / "smnpc-kg.nt").read_bytes()
     broken = data[: len(data) // 2] + b"\n<not an IRI> <urn:p> <urn:o> .\n"
@@ -191,8 +191,8 @@ def test_a_push_refused_half_way_leaves_the_old_graph_and_no_staging_graph(tmp_p
 
 
 def test_push_to_a_dead_store_says_so(tmp_path: Path, built: tuple[Path, Counts]) -> None:
-    from smnpc_kg.errors import StoreError
-    from smnpc_kg.remote import push
+    from smnpc_kg.core.errors import StoreError
+    from smnpc_kg.store.remote import push
     from tests.servers import free_port
 
     with pytest.raises(StoreError, match="the upload failed after 2 attempts"):
@@ -200,7 +200,7 @@ def test_push_to_a_dead_store_says_so(tmp_path: Path, built: tuple[Path, Counts]
 
 
 def test_query_on_a_dead_endpoint_says_so() -> None:
-    from smnpc_kg.errors import StoreError
+    from smnpc_kg.core.errors import StoreError
     from tests.servers import free_port
 
     with pytest.raises(StoreError, match="did not answer after 3 attempts"):

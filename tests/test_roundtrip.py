@@ -8,12 +8,12 @@ import pytest
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
-from smnpc_kg.audit import read_exceptions, run_audit
-from smnpc_kg.build import Counts, Project, serialize
-from smnpc_kg.dist import DIST_FILES, publish
-from smnpc_kg.export import FORMATS, export
-from smnpc_kg.source import SourceText
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.kg.audit import read_exceptions, run_audit
+from smnpc_kg.kg.build import Counts, Project, serialize
+from smnpc_kg.kg.dist import DIST_FILES, publish
+from smnpc_kg.kg.export import FORMATS, export
+from smnpc_kg.kg.source import SourceText
+from smnpc_kg.store.embedded import OxigraphStore
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

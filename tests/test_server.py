@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.build import Project
-from smnpc_kg.remote import RemoteStore
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.kg.build import Project
+from smnpc_kg.store.embedded import OxigraphStore
+from smnpc_kg.store.remote import RemoteStore
 from tests.servers import smnpc_server
 
 pytestmark = pytest.mark.integration  # every test talks to a running smnpc-kg serve

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from smnpc_kg.errors import SourceError
-from smnpc_kg.source import SourceText, numbers_in, printed_in
+from smnpc_kg.core.errors import SourceError
+from smnpc_kg.kg.source import SourceText, numbers_in, printed_in
 
 RAW = (
     "with median progression-free survi-\n\nval (PFS) and OS were 7.0 vs 5.6 months, and 29.1 vs\n\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from smnpc_kg.source import SourceText
-from smnpc_kg.store import OxigraphStore
+from smnpc_kg.kg.source import SourceText
+from smnpc_kg.store.embedded import OxigraphStore
 
 DATA = Path(__file__).parent / "data"
 NUMBER = re.compile(r"\d+(?:\.\d+)?")

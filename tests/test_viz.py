@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 
-from smnpc_kg.classify import Definitions
-from smnpc_kg.pathway import Pathway
-from smnpc_kg.patient import read_patients
-from smnpc_kg.store import OxigraphStore
-from smnpc_kg.viz import forest_plot, pathway_dot, write_svg
+from smnpc_kg.clinical.classify import Definitions
+from smnpc_kg.clinical.pathway import Pathway
+from smnpc_kg.clinical.patient import read_patients
+from smnpc_kg.present.viz import forest_plot, pathway_dot, write_svg
+from smnpc_kg.store.embedded import OxigraphStore
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is installed by `make` (apt-get install graphviz)")

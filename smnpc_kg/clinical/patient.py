@@ -19,8 +19,8 @@ from typing import Any
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
-from smnpc_kg.errors import ParseError, ValidationError
-from smnpc_kg.namespaces import ID, SMO
+from smnpc_kg.core.errors import ParseError, ValidationError
+from smnpc_kg.core.namespaces import ID, SMO
 
 SCHEMA_VERSION = "smnpc-kg/patient/1.0"
 PATIENT = f"{ID}patient/"
@@ -350,7 +350,7 @@ def read_patients(path: Path) -> list[Patient]:
 
     The file must be a regular file of at most MAX_INPUT_BYTES (a device, FIFO or directory is refused unread).
     """
-    from smnpc_kg.inputs import read_text, shown
+    from smnpc_kg.core.inputs import read_text, shown
 
     name = shown(path)
     text = read_text(path, what="patient file", hint="give a patient file: JSON (.json) or Turtle (.ttl)")
@@ -386,7 +386,7 @@ def from_graph(graph: Graph, source: str = "patient graph") -> list[Patient]:
     Each patient node is turned into the JSON form (its IRI's last part the id) and validated as from_json
     validates, so ids, enums, ranges and bounds are one set of rules; RDF adds its own checks of datatypes.
     """
-    from smnpc_kg.inputs import shown
+    from smnpc_kg.core.inputs import shown
 
     nodes = sorted(set(graph.subjects(RDF.type, SMO.Patient)), key=str)
     if len(nodes) > MAX_FILE_PATIENTS:
@@ -488,7 +488,7 @@ def patient_turtle(text: str, name: str, base: str) -> Graph:
     """
     import pyoxigraph as ox
 
-    from smnpc_kg.build import parse_turtle_text
+    from smnpc_kg.kg.build import parse_turtle_text
 
     try:
         triples = list(ox.parse(text.encode("utf-8"), format=ox.RdfFormat.TURTLE, base_iri=base))

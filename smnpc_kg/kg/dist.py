@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smnpc_kg.errors import DistError, SmnpcError
+from smnpc_kg.core.errors import DistError, SmnpcError
 
 #: The files the build writes; the manifest comes last and vouches for them.
 DIST_FILES = ("smnpc-kg.ttl", "smnpc-kg.nt", "smnpc-kg.jsonld")
@@ -59,7 +59,7 @@ def output_path(path: Path) -> Path:
 
     >>> output_path(Path("/"))
     Traceback (most recent call last):
-    smnpc_kg.errors.SmnpcError: /: is a folder, not a file (give the path of a file to write)
+    smnpc_kg.core.errors.SmnpcError: /: is a folder, not a file (give the path of a file to write)
     """
     shown = str(path)
     try:
@@ -146,7 +146,7 @@ def build_target(dist: Path, protect: Iterable[Path] = ()) -> Path:
 
     >>> build_target(Path("/"))
     Traceback (most recent call last):
-    smnpc_kg.errors.DistError: /: cannot publish a build at the root of the file system (give a new path, e.g. dist)
+    smnpc_kg.core.errors.DistError: /: cannot publish a build at the root of the file system (give a new path, e.g. dist)
     """
     shown = str(dist)
     fix = "give a path that does not exist yet, an empty folder, or a build that smnpc-kg made"
@@ -444,7 +444,7 @@ def verify(dist: Path) -> dict[str, Any]:
 
     >>> verify(Path("/nonexistent"))
     Traceback (most recent call last):
-    smnpc_kg.errors.DistError: /nonexistent: no built KG here (no manifest.json) (run `smnpc-kg build` first)
+    smnpc_kg.core.errors.DistError: /nonexistent: no built KG here (no manifest.json) (run `smnpc-kg build` first)
     """
     return _checked(dist)[0]
 

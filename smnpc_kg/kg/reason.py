@@ -8,7 +8,7 @@ from typing import Any
 
 from rdflib import Graph
 
-from smnpc_kg.errors import ValidationError
+from smnpc_kg.core.errors import ValidationError
 
 
 def _load_world(graph: Graph, workdir: Path) -> tuple[Any, Any]:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any, TypeVar
 
-from smnpc_kg.errors import QueryError, SmnpcError, StoreError
-from smnpc_kg.store import Results, Term, with_prefixes
+from smnpc_kg.core.errors import QueryError, SmnpcError, StoreError
+from smnpc_kg.store.embedded import Results, Term, with_prefixes
 
 T = TypeVar("T")
 

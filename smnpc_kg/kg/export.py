@@ -9,9 +9,9 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from smnpc_kg.dist import output_path, verified_bytes, write_atomic, write_files
-from smnpc_kg.errors import SmnpcError
-from smnpc_kg.namespaces import PREFIXES, SMO
+from smnpc_kg.core.errors import SmnpcError
+from smnpc_kg.core.namespaces import PREFIXES, SMO
+from smnpc_kg.kg.dist import output_path, verified_bytes, write_atomic, write_files
 
 FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}  # each export and its rdflib parser name
 CONTEXT = "context.jsonld"  # the JSON-LD export's context, written beside it

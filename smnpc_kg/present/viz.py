@@ -6,10 +6,10 @@ import io
 import shutil
 from pathlib import Path
 
-from smnpc_kg.dist import output_path, write_atomic
-from smnpc_kg.errors import SmnpcError
-from smnpc_kg.pathway import Pathway, Recommendation
-from smnpc_kg.store import Store
+from smnpc_kg.clinical.pathway import Pathway, Recommendation
+from smnpc_kg.core.errors import SmnpcError
+from smnpc_kg.kg.dist import output_path, write_atomic
+from smnpc_kg.store.embedded import Store
 
 _FILL = {"applies": "#b7e4c7", "needs facts": "#ffe8a3", "does not apply": "#eeeeee"}
 _DIRECTION_EDGE = {"for": "#2d6a4f", "consider": "#1d3557", "with caution": "#e76f51", "against": "#c1121f"}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from smnpc_kg.namespaces import PREFIXES
-from smnpc_kg.store import Results, Term
+from smnpc_kg.core.namespaces import PREFIXES
+from smnpc_kg.store.embedded import Results, Term
 
 _BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: -len(kv[1]))
 

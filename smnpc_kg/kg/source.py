@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
-from smnpc_kg.errors import SourceError
+from smnpc_kg.core.errors import SourceError
 
 #: Where the project's copy of the review lives, relative to the repository root.
 SOURCE_RELPATH = Path("evidence") / "source" / "smnpc-review.txt"

@@ -8,7 +8,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDFS, SKOS
 
-from smnpc_kg.namespaces import PREFIXES, SMO
+from smnpc_kg.core.namespaces import PREFIXES, SMO
 
 PREDICATES = {SKOS.exactMatch: "skos:exactMatch", SKOS.closeMatch: "skos:closeMatch",
               SKOS.broadMatch: "skos:broadMatch", SKOS.narrowMatch: "skos:narrowMatch"}
@@ -74,7 +74,7 @@ def sssom_text(ontology: Graph) -> str:
 
 
 def write_sssom(ontology: Graph, out: Path) -> Path:
-    from smnpc_kg.dist import write_atomic
+    from smnpc_kg.kg.dist import write_atomic
 
     write_atomic(out, sssom_text(ontology).encode("utf-8"))
     return out

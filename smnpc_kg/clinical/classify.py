@@ -13,9 +13,9 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDFS, XSD
 
-from smnpc_kg.errors import ValidationError
-from smnpc_kg.namespaces import SMO
-from smnpc_kg.patient import FIELD_OF, SITES, Patient, Value, refuse_duplicates, to_graph, valid_id
+from smnpc_kg.clinical.patient import FIELD_OF, SITES, Patient, Value, refuse_duplicates, to_graph, valid_id
+from smnpc_kg.core.errors import ValidationError
+from smnpc_kg.core.namespaces import SMO
 
 SITE_OF = {prop: site for site, prop in SITES.items()}
 
@@ -245,7 +245,7 @@ def hermit_members(patients: list[Patient], ontology: Graph, classes: list[URIRe
 def _hermit_batch(patients: list[Patient], ontology: Graph, classes: list[URIRef]) -> dict[str, set[URIRef]]:
     import owlready2
 
-    from smnpc_kg.reason import _load_world
+    from smnpc_kg.kg.reason import _load_world
 
     merged = Graph()
     for triple in ontology:

@@ -12,9 +12,9 @@ from pathlib import Path
 from rdflib import Literal
 from rdflib.namespace import XSD
 
-from smnpc_kg.namespaces import BIBO, OA, SMO
-from smnpc_kg.source import SourceText, printed_in, squash
-from smnpc_kg.store import Store, Term
+from smnpc_kg.core.namespaces import BIBO, OA, SMO
+from smnpc_kg.kg.source import SourceText, printed_in, squash
+from smnpc_kg.store.embedded import Store, Term
 
 NUMERIC = {XSD.integer, XSD.decimal, XSD.double, XSD.float, XSD.nonNegativeInteger, XSD.positiveInteger, XSD.int}
 #: Literals the build computes or curators use for ordering: not claims of the review.

@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from smnpc_kg.errors import ParseError, SmnpcError
+from smnpc_kg.core.errors import ParseError, SmnpcError
 
 #: The default limit on a file a user hands to a command (a patient cohort, a query).
 MAX_INPUT_BYTES = 16 * 2**20
@@ -40,7 +40,7 @@ def read_text(path: Path | str, *, what: str = "file", limit: int = MAX_INPUT_BY
     >>> read_text("/dev/zero", what="patient file")
     Traceback (most recent call last):
     ...
-    smnpc_kg.errors.ParseError: /dev/zero: the patient file is a character device, not a regular file (give the path of a regular file)
+    smnpc_kg.core.errors.ParseError: /dev/zero: the patient file is a character device, not a regular file (give the path of a regular file)
     """
     name = name or shown(path)
     try:

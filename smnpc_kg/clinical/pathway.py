@@ -8,11 +8,11 @@ from typing import Any
 import networkx as nx
 from rdflib import URIRef
 
-from smnpc_kg.classify import Definitions, Verdict, evaluate
-from smnpc_kg.errors import ValidationError
-from smnpc_kg.namespaces import SMO
-from smnpc_kg.patient import Patient
-from smnpc_kg.store import Store
+from smnpc_kg.clinical.classify import Definitions, Verdict, evaluate
+from smnpc_kg.clinical.patient import Patient
+from smnpc_kg.core.errors import ValidationError
+from smnpc_kg.core.namespaces import SMO
+from smnpc_kg.store.embedded import Store
 
 _STEPS = """
 SELECT ?step ?label ?action ?order ?phaseLabel ?phaseOrder ?applies ?next ?rec ?treatment ?side WHERE {

@@ -12,8 +12,8 @@ from typing import NamedTuple, Protocol
 import pyoxigraph as ox
 from rdflib import Graph
 
-from smnpc_kg.errors import QueryError, StoreError
-from smnpc_kg.namespaces import PREFIXES, sparql_prologue
+from smnpc_kg.core.errors import QueryError, StoreError
+from smnpc_kg.core.namespaces import PREFIXES, sparql_prologue
 
 
 class Term(NamedTuple):
@@ -109,7 +109,7 @@ class OxigraphStore:
     @classmethod
     def from_dist(cls, dist: Path) -> OxigraphStore:
         """The build in ``dist``, loaded only if every file matches the build's manifest."""
-        from smnpc_kg.dist import verified_bytes
+        from smnpc_kg.kg.dist import verified_bytes
 
         data = verified_bytes(dist, "smnpc-kg.nt")
         store = ox.Store()

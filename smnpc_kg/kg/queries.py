@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from smnpc_kg.errors import QueryError
+from smnpc_kg.core.errors import QueryError
 
 
 def read_query(arg: str) -> str:
@@ -18,7 +18,7 @@ def read_query(arg: str) -> str:
     """
     import os
 
-    from smnpc_kg.inputs import read_text
+    from smnpc_kg.core.inputs import read_text
 
     if "{" in arg or "\n" in arg:
         return arg  # query text, not a file name
@@ -89,7 +89,7 @@ def examples_graph(folder: Path) -> Graph:
     from rdflib import Literal, Namespace, URIRef
     from rdflib.namespace import RDF, RDFS, SH, XSD
 
-    from smnpc_kg.namespaces import ID, PREFIXES
+    from smnpc_kg.core.namespaces import ID, PREFIXES
 
     schema = Namespace("https://schema.org/")
     graph = Graph()

@@ -11,10 +11,10 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
-from smnpc_kg.dist import build_target, publish
-from smnpc_kg.errors import ParseError, SourceError, ValidationError
-from smnpc_kg.namespaces import ID, OA, PREFIXES, SMO
-from smnpc_kg.source import SOURCE_RELPATH, SourceText
+from smnpc_kg.core.errors import ParseError, SourceError, ValidationError
+from smnpc_kg.core.namespaces import ID, OA, PREFIXES, SMO
+from smnpc_kg.kg.dist import build_target, publish
+from smnpc_kg.kg.source import SOURCE_RELPATH, SourceText
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Project:
         env = os.environ.get("SMNPC_KG_ROOT")
         candidates = [Path(env)] if env else []
         here = (start or Path.cwd()).resolve()
-        candidates += [here, *here.parents, Path(__file__).resolve().parent.parent]
+        candidates += [here, *here.parents, Path(__file__).resolve().parents[2]]
         for path in candidates:
             if (path / "ontology" / "smnpc.ttl").is_file():
                 return cls(path)
@@ -82,9 +82,9 @@ def parse_turtle(path: Path, label: str | None = None) -> Graph:
     >>> parse_turtle(Path("/nonexistent.ttl"))
     Traceback (most recent call last):
     ...
-    smnpc_kg.errors.ParseError: /nonexistent.ttl: cannot read file: No such file or directory (check the path)
+    smnpc_kg.core.errors.ParseError: /nonexistent.ttl: cannot read file: No such file or directory (check the path)
     """
-    from smnpc_kg.inputs import read_text  # a regular file of bounded size; a device or FIFO is refused unread
+    from smnpc_kg.core.inputs import read_text  # a regular file of bounded size; a device or FIFO is refused unread
 
     name = label or str(path)
     return parse_turtle_text(read_text(path, name=name), name, path.resolve().as_uri())
@@ -227,7 +227,7 @@ def derive(graph: Graph, project: Project) -> int:
     """Run the derivation rules (queries/derive/*.rq, SPARQL CONSTRUCT) and add what they infer."""
     import pyoxigraph as ox
 
-    from smnpc_kg.store import with_prefixes
+    from smnpc_kg.store.embedded import with_prefixes
 
     rules = sorted((project.root / "queries" / "derive").glob("*.rq"))
     if not rules:
@@ -306,12 +306,12 @@ def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None 
     validate_shapes(kg, project.shapes_file, project.rel(project.shapes_file))
     derive(kg.graph, project)
     if reason:
-        from smnpc_kg.reason import check_consistency
+        from smnpc_kg.kg.reason import check_consistency
 
         check_consistency(kg.graph)
     # the query library as SHACL SPARQL executables, so that the endpoint serves its examples (added after reasoning:
     # they describe queries, not the domain)
-    from smnpc_kg.queries import examples_graph
+    from smnpc_kg.kg.queries import examples_graph
 
     for triple in examples_graph(project.root / "queries"):
         kg.graph.add(triple)
@@ -321,7 +321,7 @@ def assemble(project: Project, *, reason: bool = True, extra: list[Path] | None 
 def build(project: Project, *, reason: bool = True, out: Path | None = None) -> Counts:
     """Build the KG into dist/ (or ``out``); nothing is written unless every check passes.
 
-    ``out`` is checked first (:func:`smnpc_kg.dist.build_target`: a new path, an empty folder or a build, never
+    ``out`` is checked first (:func:`smnpc_kg.kg.dist.build_target`: a new path, an empty folder or a build, never
     the project or a folder with other files), so that a refused path costs no build.
     """
     target = out or project.dist

@@ -12,7 +12,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any, cast
 
-from smnpc_kg.namespaces import PREFIXES
+from smnpc_kg.core.namespaces import PREFIXES
 
 RESULT_TYPES = {
     "application/sparql-results+json": "JSON", "application/json": "JSON",
@@ -125,7 +125,7 @@ def _query_worker(conn: Connection, max_memory_mb: int, allow_federation: bool) 
 
     import pyoxigraph as ox
 
-    from smnpc_kg.operation import Decisions
+    from smnpc_kg.web.operation import Decisions
 
     data = conn.recv_bytes()
     store = ox.Store()
@@ -183,11 +183,11 @@ def _patient_worker(conn: Connection, max_memory_mb: int) -> None:  # pragma: no
     import pyoxigraph as ox
     from rdflib import Graph
 
-    from smnpc_kg.classify import Classifier, Definitions, report_json
-    from smnpc_kg.errors import SmnpcError
-    from smnpc_kg.pathway import Pathway, as_json
-    from smnpc_kg.patient import TooManyPatients, parse_patients
-    from smnpc_kg.store import OxigraphStore
+    from smnpc_kg.clinical.classify import Classifier, Definitions, report_json
+    from smnpc_kg.clinical.pathway import Pathway, as_json
+    from smnpc_kg.clinical.patient import TooManyPatients, parse_patients
+    from smnpc_kg.core.errors import SmnpcError
+    from smnpc_kg.store.embedded import OxigraphStore
 
     data, ontology = conn.recv_bytes(), conn.recv_bytes()
     try:
@@ -259,7 +259,7 @@ class WorkerPool:
     warned: bool = False
 
     def _spawn(self) -> _Worker:
-        from smnpc_kg.errors import DistError
+        from smnpc_kg.core.errors import DistError
 
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(target=self.target, args=(child, *self.args), daemon=True)
@@ -442,7 +442,7 @@ def service_description(endpoint: str) -> str:
 
 def openapi(limits: Limits) -> dict[str, Any]:
     """The endpoint's OpenAPI 3.1 description: its routes, what they take, and every status they answer with."""
-    from smnpc_kg.patient import schema
+    from smnpc_kg.clinical.patient import schema
 
     def text(why: str) -> dict[str, Any]:
         return {"description": why, "content": {"text/plain": {"schema": {"type": "string"}}}}
@@ -538,10 +538,10 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
     from starlette.responses import HTMLResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
-    from smnpc_kg.dist import verified_bytes
-    from smnpc_kg.inputs import read_text
-    from smnpc_kg.page import page_html
-    from smnpc_kg.queries import library
+    from smnpc_kg.core.inputs import read_text
+    from smnpc_kg.kg.dist import verified_bytes
+    from smnpc_kg.kg.queries import library
+    from smnpc_kg.web.page import page_html
 
     limits = limits or Limits()
     nt = verified_bytes(dist, "smnpc-kg.nt")  # read once: every worker, now or later, loads these bytes

@@ -1,0 +1,1 @@
+"""Patients and what applies to them: the patient model, classification by the defined classes, the pathway walk."""
