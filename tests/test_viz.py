@@ -12,7 +12,7 @@ from rdflib import Graph
 from smnpc_kg.clinical.classify import Definitions
 from smnpc_kg.clinical.pathway import Pathway
 from smnpc_kg.clinical.patient import read_patients
-from smnpc_kg.present.viz import forest_plot, pathway_dot, write_svg
+from smnpc_kg.present.viz import forest_plot, hazard_rows, pathway_dot, write_svg
 from smnpc_kg.store.embedded import OxigraphStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,3 +48,10 @@ def test_forest_plot_png(store: OxigraphStore, tmp_path: Path) -> None:
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     assert not list(tmp_path.glob(".forest-*")), "no temporary file left behind"
+
+
+def test_the_inverted_hazard_ratio_is_read_from_the_arms(store: OxigraphStore) -> None:
+    """Only Zeng 2014 (ref 11) prints its HR for chemo alone against chemo + RT; the plot learns it from the interventions."""
+    rows = hazard_rows(store)
+    assert len(rows) == 5
+    assert {row["ref"].value for row in rows if row["inverse"].value == "true"} == {"11"}

@@ -9,7 +9,7 @@ from pathlib import Path
 from smnpc_kg.clinical.pathway import Pathway, Recommendation
 from smnpc_kg.core.errors import SmnpcError
 from smnpc_kg.kg.dist import output_path, write_atomic
-from smnpc_kg.store.embedded import Store
+from smnpc_kg.store.embedded import Store, Term
 
 _FILL = {"applies": "#b7e4c7", "needs facts": "#ffe8a3", "does not apply": "#eeeeee"}
 _DIRECTION_EDGE = {"for": "#2d6a4f", "consider": "#1d3557", "with caution": "#e76f51", "against": "#c1121f"}
@@ -85,7 +85,7 @@ def _wrap(text: str, width: int) -> str:
 
 
 _HAZARDS = """
-SELECT ?study ?ref ?arm ?against ?hr ?p ?prel ?adjusted ?quote ?line WHERE {
+SELECT ?study ?ref ?arm ?against ?hr ?p ?prel ?adjusted ?inverse ?quote ?line WHERE {
   ?r smo:statistic smo:HazardRatio ; smo:value ?hr ; smo:cohort ?c ; smo:comparator ?cmp ;
      smo:reportedBy ?s ; prov:wasDerivedFrom ?q .
   ?q smo:section section:table-2 ; oa:exact ?quote ; smo:sourceLine ?line .
@@ -94,7 +94,15 @@ SELECT ?study ?ref ?arm ?against ?hr ?p ?prel ?adjusted ?quote ?line WHERE {
   ?sq smo:section section:table-2 ; oa:exact ?sqText . FILTER(STRSTARTS(?sqText, ?study))
   OPTIONAL { ?r smo:pValue ?p ; smo:pValueRelation ?prel }
   OPTIONAL { ?r smo:adjusted ?adjusted }
+  # the plot is about locoregional RT: a ratio printed for the arm without it, against the arm with it, is inverted
+  BIND(EXISTS { ?cmp smo:intervention smo:LocoregionalRadiotherapy }
+       && NOT EXISTS { ?c smo:intervention smo:LocoregionalRadiotherapy } AS ?inverse)
 } ORDER BY ?line"""
+
+
+def hazard_rows(store: Store) -> list[dict[str, Term]]:
+    """Table 2's hazard ratios, each with whether it was printed for the arm without locoregional RT (``inverse``)."""
+    return store.query(_HAZARDS).rows
 
 
 def forest_plot(store: Store, out: Path) -> Path:
@@ -109,7 +117,7 @@ def forest_plot(store: Store, out: Path) -> Path:
     image_format = out.suffix.lstrip(".").lower() or "png"
     if image_format not in FigureCanvasBase.get_supported_filetypes():
         raise SmnpcError(f"matplotlib cannot write .{image_format} images", where=str(out), hint="name the file .png, .svg or .pdf")
-    rows = store.query(_HAZARDS).rows
+    rows = hazard_rows(store)
     if not rows:
         raise SmnpcError("no Table 2 hazard ratios in the KG", hint="build the KG first (smnpc-kg build)")
     fig, ax = plt.subplots(figsize=(9, 0.7 * len(rows) + 1.8))
@@ -117,7 +125,7 @@ def forest_plot(store: Store, out: Path) -> Path:
     for i, row in enumerate(rows):
         y = len(rows) - 1 - i
         hr = float(row["hr"].value)
-        inverse = row["arm"].value.startswith("Chemo alone")
+        inverse = row["inverse"].value == "true"  # read from the arms' interventions, not their labels
         ax.plot([hr], [y], marker="D" if inverse else "s", color="#c1121f" if inverse else "#1d3557", markersize=9)
         p = f", p{row['prel'].value}{row['p'].value}" if "p" in row else ""
         kind = "multivariate HR" if "adjusted" in row and row["adjusted"].value == "true" else "HR"
