@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+import curies
 from rdflib import Namespace, URIRef
 from rdflib.namespace import DefinedNamespace
 
@@ -421,3 +424,23 @@ PREFIXES: dict[str, str] = {
 def sparql_prologue() -> str:
     """PREFIX lines for every prefix of the project map."""
     return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+
+#: Prefixes the SSSOM mapping set uses beside the project's own (its justification vocabulary).
+SSSOM_PREFIXES: dict[str, str] = {"semapv": "https://w3id.org/semapv/vocab/"}
+
+
+@cache
+def converter() -> curies.Converter:
+    """The one `curies` converter, built once from the project's prefix map (and SSSOM's), for every CURIE."""
+    return curies.Converter.from_prefix_map({**PREFIXES, **SSSOM_PREFIXES})
+
+
+def compact_iri(iri: str) -> str | None:
+    """An IRI as a CURIE of the project's map (longest namespace first), or None when no prefix fits or nothing follows it.
+
+    >>> compact_iri("https://w3id.org/smnpc-kg/id/study/ref16"), compact_iri(PREFIXES["smo"]), compact_iri("http://example.org/x")
+    ('study:ref16', None, None)
+    """
+    curie = converter().compress(iri)
+    return None if curie is None or curie.endswith(":") else str(curie)

@@ -10,7 +10,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from smnpc_kg.core.errors import SmnpcError
-from smnpc_kg.core.namespaces import PREFIXES, SMO
+from smnpc_kg.core.namespaces import PREFIXES, SMO, compact_iri
 from smnpc_kg.kg.dist import output_path, verified_bytes, write_atomic, write_files
 
 FORMATS = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "owl": "xml"}  # each export and its rdflib parser name
@@ -53,11 +53,7 @@ def export(dist: Path, fmt: str, out: Path) -> Path:
 def documentation(ontology: Graph, out: Path) -> Path:
     """One HTML page: every class and property of the ontology with label, definition, parents and mappings."""
     def curie(node: object) -> str:
-        text = str(node)
-        for prefix, iri in sorted(PREFIXES.items(), key=lambda kv: -len(kv[1])):
-            if text.startswith(iri):
-                return f"{prefix}:{text[len(iri):]}"
-        return text
+        return compact_iri(str(node)) or str(node)
 
     sections = []
     for title, kinds in (("Classes", [OWL.Class]), ("Object properties", [OWL.ObjectProperty]),

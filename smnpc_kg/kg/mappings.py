@@ -8,7 +8,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDFS, SKOS
 
-from smnpc_kg.core.namespaces import PREFIXES, SMO
+from smnpc_kg.core.namespaces import SMO, compact_iri, converter
 
 PREDICATES = {SKOS.exactMatch: "skos:exactMatch", SKOS.closeMatch: "skos:closeMatch",
               SKOS.broadMatch: "skos:broadMatch", SKOS.narrowMatch: "skos:narrowMatch"}
@@ -18,21 +18,13 @@ COLUMNS = ["subject_id", "subject_label", "predicate_id", "object_id", "object_l
 CURATION_DATE = dt.date(2026, 11, 29)
 
 
-def converter() -> object:
-    """The project's one prefix map as a `curies` converter (SSSOM, query headers and the endpoint share it)."""
-    import curies
-
-    return curies.Converter.from_prefix_map({**PREFIXES, "semapv": "https://w3id.org/semapv/vocab/"})
-
-
 def compress(iri: str) -> str:
     """An IRI as a CURIE of the project's prefix map.
 
     >>> compress("http://purl.obolibrary.org/obo/UO_0000035")
     'UO:0000035'
     """
-    conv = converter()
-    curie = conv.compress(iri)  # type: ignore[attr-defined]
+    curie = compact_iri(iri)
     if curie is None:
         raise ValueError(f"no prefix for {iri}")
     return str(curie)
@@ -60,7 +52,7 @@ def sssom_text(ontology: Graph) -> str:
     """The mapping set: a YAML metadata block (curie map, id, licence) and the TSV table."""
     rows = mapping_rows(ontology)
     used = {r[c].split(":")[0] for r in rows for c in ("subject_id", "predicate_id", "object_id", "mapping_justification")}
-    prefixes = {**PREFIXES, "semapv": "https://w3id.org/semapv/vocab/"}
+    prefixes = converter().prefix_map
     meta = ["#curie_map:"] + [f"#  {p}: {prefixes[p]}" for p in sorted(used)] + [
         "#mapping_set_id: https://w3id.org/smnpc-kg/mappings/smnpc-kg.sssom.tsv",
         "#mapping_set_description: Mappings of the smnpc-kg ontology to NCIt, MONDO, DOID, UBERON, STATO, OBI, ECO and UO. "

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from smnpc_kg.core.namespaces import PREFIXES
+from smnpc_kg.core.namespaces import compact_iri
 from smnpc_kg.store.embedded import Results, Term
-
-_BY_LENGTH = sorted(PREFIXES.items(), key=lambda kv: -len(kv[1]))
 
 
 def compact(term: Term) -> str:
@@ -16,10 +14,8 @@ def compact(term: Term) -> str:
     """
     if term.type != "uri":
         return term.value
-    for prefix, iri in _BY_LENGTH:
-        if term.value.startswith(iri) and len(term.value) > len(iri):
-            return f"{prefix}:{term.value[len(iri):]}"
-    return f"<{term.value}>"
+    curie = compact_iri(term.value)
+    return curie if curie is not None else f"<{term.value}>"
 
 
 def render_table(results: Results) -> str:
