@@ -14,6 +14,8 @@ from smnpc_kg.kg.build import Project, assemble
 from smnpc_kg.kg.source import SourceText
 from smnpc_kg.store.embedded import OxigraphStore
 
+EXPECTED = json.loads((Path(__file__).parent / "data" / "counts.expected.json").read_text(encoding="utf-8"))
+
 
 def audit(project: Project):  # type: ignore[no-untyped-def]
     graph, _ = assemble(project, reason=False)
@@ -27,7 +29,9 @@ def test_project_passes_the_audit(store: OxigraphStore, project: Project) -> Non
     assert report.failures == []
     assert report.gaps == []
     assert report.coverage >= 95.0
-    assert report.checked["value-in-quote"] > 400
+    assert report.checked["value-in-quote"] == EXPECTED["audit"]["value-in-quote"]
+    assert report.checked["quote-in-source"] == EXPECTED["audit"]["quote-in-source"]
+    assert report.universe == EXPECTED["audit"]["figures"]
     assert report.checked["quote-in-source"] == int(store.query("SELECT (COUNT(?q) AS ?n) WHERE { ?q a smo:Quote }").rows[0]["n"].value)
     assert report.ok
 

@@ -16,6 +16,7 @@ from smnpc_kg.kg.build import Counts, Project, build, parse_turtle
 from smnpc_kg.kg.dist import DIST_FILES, MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = json.loads((ROOT / "tests" / "data" / "counts.expected.json").read_text(encoding="utf-8"))
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -24,7 +25,7 @@ def digests(folder: Path) -> dict[str, str]:
 
 def test_counts_and_manifest(built: tuple[Path, Counts]) -> None:
     out, counts = built
-    assert counts.studies >= 10 and counts.results >= 44 and counts.quotes >= counts.studies
+    assert counts.as_dict() == EXPECTED["build"]
     manifest = json.loads((out / MANIFEST).read_text())
     for name in DIST_FILES:
         assert manifest["files"][name] == hashlib.sha256((out / name).read_bytes()).hexdigest()
