@@ -57,7 +57,10 @@ def test_removed_result_leaves_a_named_gap(scratch_project: Project) -> None:
     assert n == 1
     path.write_text(text, encoding="utf-8")
     report = audit(scratch_project)
-    assert [(g.line, g.number) for g in report.gaps] == [(343, "18")]  # "M1c Multiple lesions in the liver 18"
+    printed = "M1c Multiple lesions in the liver 18"  # the Table 1 row that result was read from
+    lines = (scratch_project.root / "evidence" / "source" / "smnpc-review.txt").read_text(encoding="utf-8").splitlines()
+    line = next(number for number, text in enumerate(lines, 1) if text.strip() == printed)
+    assert [(g.line, g.number) for g in report.gaps] == [(line, "18")]
     assert not report.ok
 
 
