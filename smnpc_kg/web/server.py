@@ -8,6 +8,7 @@ import multiprocessing as mp
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any, cast
@@ -29,6 +30,34 @@ MAX_HEAD_LINES = 200  # lines in a request head (the request line and the header
 MAX_PATH = 8192  # bytes of a request's path (before any '?'): every route's is short
 HEAD_SLACK = 64 * 2**10  # what a request head holds besides the percent-encoded query (path, other fields, headers)
 MAX_PATIENTS = 1000
+
+
+class Reply(StrEnum):
+    """What a worker answers (and what the pool says for it): the closed set the routes turn into HTTP statuses."""
+
+    READY = "ready"
+    FAILED = "failed"
+    OK = "ok"
+    REFUSED = "refused"  # the parse refused the query: its own status (400 or 403) travels with it
+    SYNTAX = "syntax"
+    INVALID = "invalid"
+    TOO_MANY = "too-many"
+    TOO_LARGE = "too-large"
+    MEMORY = "memory"
+    TIMEOUT = "timeout"
+    BUSY = "busy"
+    ERROR = "error"
+
+
+#: The HTTP status and the message of each refusal, per route; BUSY also carries Retry-After (the only retryable one).
+QUERY_ANSWERS: dict[Reply, tuple[int, str]] = {
+    Reply.SYNTAX: (400, "SPARQL syntax error: {}"), Reply.TOO_LARGE: (413, "{}"), Reply.BUSY: (503, "{}"),
+    Reply.TIMEOUT: (503, "{}"), Reply.MEMORY: (503, "{}"), Reply.ERROR: (400, "the query failed: {}"),
+}
+PATIENT_ANSWERS: dict[Reply, tuple[int, str]] = {
+    Reply.TOO_MANY: (413, "{}"), Reply.TOO_LARGE: (413, "{}"), Reply.BUSY: (503, "{}"), Reply.TIMEOUT: (503, "{}"),
+    Reply.MEMORY: (503, "{}"), Reply.ERROR: (500, "internal error while answering /{kind}: {}"),
+}
 
 
 @dataclass
@@ -132,13 +161,13 @@ def _query_worker(conn: Connection, max_memory_mb: int, allow_federation: bool) 
     try:
         store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
     except (SyntaxError, ValueError, OSError) as exc:
-        conn.send(("failed", f"cannot load the KG: {exc}"))
+        conn.send((Reply.FAILED, f"cannot load the KG: {exc}"))
         return
     del data
     decisions = Decisions(allow_federation)
     decisions.get("ASK {}")  # the parser is built before the first request, not during it
     _cap_memory(max_memory_mb)
-    conn.send(("ready", isolation))
+    conn.send((Reply.READY, isolation))
     while True:
         try:
             query, encoded, media, limit, max_query = conn.recv()
@@ -148,11 +177,11 @@ def _query_worker(conn: Connection, max_memory_mb: int, allow_federation: bool) 
             if encoded:  # a GET's or a form's value: percent-decoding megabytes is slow, so it is done here
                 query = unquote_plus(query)
             if len(query) > max_query or len(query.encode("utf-8", "surrogatepass")) > max_query:
-                conn.send(("too-large", f"the query is larger than {max_query} bytes"))
+                conn.send((Reply.TOO_LARGE, f"the query is larger than {max_query} bytes"))
                 continue
             decision = decisions.get(query)  # the parse runs here: under the time limit and the memory cap
             if not decision.runs:
-                conn.send(("refused", (decision.status, decision.message)))
+                conn.send((Reply.REFUSED, (decision.status, decision.message)))
                 continue
             answer = store.query(decision.text, prefixes=PREFIXES, use_default_graph_as_union=True)
             out = _Capped(limit)
@@ -165,16 +194,16 @@ def _query_worker(conn: Connection, max_memory_mb: int, allow_federation: bool) 
             else:
                 media = media if media in RESULT_TYPES else "application/sparql-results+json"
                 answer.serialize(cast(IO[bytes], out), format=getattr(ox.QueryResultsFormat, RESULT_TYPES[media]))
-            conn.send(("ok", (media, b"".join(out.parts))))
+            conn.send((Reply.OK, (media, b"".join(out.parts))))
         except _TooLarge:
-            conn.send(("too-large", f"the result is larger than {limit} bytes; add a LIMIT or a narrower pattern"))
+            conn.send((Reply.TOO_LARGE, f"the result is larger than {limit} bytes; add a LIMIT or a narrower pattern"))
         except SyntaxError as exc:
-            conn.send(("syntax", str(exc)))
+            conn.send((Reply.SYNTAX, str(exc)))
         except MemoryError:
-            conn.send(("memory", f"the query needed more than {max_memory_mb} MB and was stopped"))
+            conn.send((Reply.MEMORY, f"the query needed more than {max_memory_mb} MB and was stopped"))
             return  # the worker may be in a bad state: the pool replaces it
         except Exception as exc:  # the query failed while running (for example a type error)
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            conn.send((Reply.ERROR, f"{type(exc).__name__}: {exc}"))
 
 
 def _patient_worker(conn: Connection, max_memory_mb: int) -> None:  # pragma: no cover - runs in a child process
@@ -197,11 +226,11 @@ def _patient_worker(conn: Connection, max_memory_mb: int) -> None:  # pragma: no
         definitions = Definitions(Graph().parse(data=ontology.decode("utf-8"), format="turtle"))
         classifier, pathway = Classifier(definitions, kg), Pathway(kg, definitions)
     except (SmnpcError, SyntaxError, ValueError, OSError) as exc:
-        conn.send(("failed", f"cannot load the KG and the ontology: {exc}"))
+        conn.send((Reply.FAILED, f"cannot load the KG and the ontology: {exc}"))
         return
     del data, ontology
     _cap_memory(max_memory_mb)
-    conn.send(("ready", isolation))
+    conn.send((Reply.READY, isolation))
     while True:
         try:
             kind, text, limit = conn.recv()
@@ -217,18 +246,18 @@ def _patient_worker(conn: Connection, max_memory_mb: int) -> None:  # pragma: no
                 if size > limit:
                     raise _TooLarge()
                 parts.append(part)
-            conn.send(("ok", b"[" + b",".join(parts) + b"]" if is_list else parts[0]))
+            conn.send((Reply.OK, b"[" + b",".join(parts) + b"]" if is_list else parts[0]))
         except TooManyPatients as exc:
-            conn.send(("too-many", str(exc)))
+            conn.send((Reply.TOO_MANY, str(exc)))
         except SmnpcError as exc:
-            conn.send(("invalid", {"error": str(exc), "details": list(getattr(exc, "details", []))}))
+            conn.send((Reply.INVALID, {"error": str(exc), "details": list(getattr(exc, "details", []))}))
         except _TooLarge:
-            conn.send(("too-large", f"the answer is larger than {limit} bytes; send fewer patients at a time"))
+            conn.send((Reply.TOO_LARGE, f"the answer is larger than {limit} bytes; send fewer patients at a time"))
         except MemoryError:
-            conn.send(("memory", f"the request needed more than {max_memory_mb} MB and was stopped"))
+            conn.send((Reply.MEMORY, f"the request needed more than {max_memory_mb} MB and was stopped"))
             return
         except Exception as exc:  # a defect, not the input's fault: a one-line 500, never a traceback
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            conn.send((Reply.ERROR, f"{type(exc).__name__}: {exc}"))
 
 
 @dataclass
@@ -269,10 +298,10 @@ class WorkerPool:
         try:
             for blob in self.payload:
                 parent.send_bytes(blob)
-            status, detail = parent.recv() if parent.poll(300) else ("failed", "it did not load the KG within 300 s")
+            status, detail = parent.recv() if parent.poll(300) else (Reply.FAILED, "it did not load the KG within 300 s")
         except (EOFError, OSError):
-            status, detail = "failed", f"it exited with code {proc.exitcode} while loading the KG"
-        if status != "ready":
+            status, detail = Reply.FAILED, f"it exited with code {proc.exitcode} while loading the KG"
+        if status != Reply.READY:
             self._end(_Worker(proc, parent))
             raise DistError(f"a {self.name} worker could not start: {detail}")
         if detail and not self.warned:  # once per pool: the parser's decision is then the only guard
@@ -321,23 +350,23 @@ class WorkerPool:
                 self.idle.put_nowait(new)
             return
 
-    async def run(self, request: tuple[Any, ...], timeout_s: float, what: str) -> tuple[str, Any]:
+    async def run(self, request: tuple[Any, ...], timeout_s: float, what: str) -> tuple[Reply, Any]:
         """Hand ``request`` to an idle worker and wait for its answer, at most ``timeout_s`` for each."""
         try:  # a request waits for a free worker at most as long as it may run, then hears that the server is busy
             async with asyncio.timeout(timeout_s):
                 worker = await self.idle.get()
         except TimeoutError:
-            return "busy", f"every {self.name} worker stayed busy for {timeout_s:g} s; try again shortly"
+            return Reply.BUSY, f"every {self.name} worker stayed busy for {timeout_s:g} s; try again shortly"
         healthy = False
         try:
             worker.conn.send(request)
             if not await _readable(worker.conn, timeout_s):
-                return "timeout", f"the {what} ran longer than {timeout_s:g} s and was stopped"
-            result: tuple[str, Any] = worker.conn.recv()
-            healthy = result[0] != "memory"
+                return Reply.TIMEOUT, f"the {what} ran longer than {timeout_s:g} s and was stopped"
+            result: tuple[Reply, Any] = worker.conn.recv()
+            healthy = result[0] != Reply.MEMORY
             return result
         except (EOFError, OSError):  # the worker died under the request (out of memory, or killed)
-            return "memory", f"the {what} stopped its worker (more than {self.max_memory_mb} MB?) and was abandoned"
+            return Reply.MEMORY, f"the {what} stopped its worker (more than {self.max_memory_mb} MB?) and was abandoned"
         finally:
             if healthy and worker.proc.is_alive():
                 self.idle.put_nowait(worker)
@@ -565,6 +594,10 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
     def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         return PlainTextResponse(message + "\n", status_code=status, headers=headers)
 
+    def retry_after(reply: Reply) -> dict[str, str] | None:
+        """Retry-After on "every worker busy" only: a time-out or a memory stop would fail the same way again."""
+        return {"Retry-After": str(max(1, round(limits.timeout_s)))} if reply == Reply.BUSY else None
+
     def refusal(request: Request, exc: Refused) -> Response:
         # a POST refused before its body was read whole: close, so that the rest of the body is not waited for
         close = {"Connection": "close"} if request.method == "POST" else {}
@@ -624,21 +657,14 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
                                                    limits.timeout_s, "query")
         except Refused as exc:
             return refusal(request, exc)
-        if status == "ok":
+        if status == Reply.OK:
             media, data = payload
             return Response(data, media_type=media)
-        if status == "refused":
+        if status == Reply.REFUSED:
             code, message = payload
             return error(code, message)
-        if status == "syntax":
-            return error(400, f"SPARQL syntax error: {payload}")
-        if status == "busy":
-            return error(503, payload, {"Retry-After": str(max(1, round(limits.timeout_s)))})
-        if status in ("timeout", "memory"):
-            return error(503, payload)
-        if status == "too-large":
-            return error(413, payload)
-        return error(400, f"the query failed: {payload}")
+        code, message = QUERY_ANSWERS.get(status, QUERY_ANSWERS[Reply.ERROR])
+        return error(code, message.format(payload), retry_after(status))
 
     async def patient_route(request: Request, kind: str) -> Response:
         try:
@@ -646,18 +672,13 @@ def create_app(dist: Path, ontology: Path, queries: Path, limits: Limits | None 
         except Refused as exc:
             return refusal(request, exc)
         status, payload = await patient_pool.run((kind, text, limits.max_result_bytes), limits.timeout_s, "request")
-        if status == "ok":
+        if status == Reply.OK:
             return Response(payload, media_type="application/json")
-        if status == "invalid":
+        if status == Reply.INVALID:
             return Response(json.dumps(payload, ensure_ascii=False).encode("utf-8"), status_code=400,
                             media_type="application/json")
-        if status in ("too-many", "too-large"):
-            return error(413, payload)
-        if status == "busy":
-            return error(503, payload, {"Retry-After": str(max(1, round(limits.timeout_s)))})
-        if status in ("timeout", "memory"):
-            return error(503, payload)
-        return error(500, f"internal error while answering /{kind}: {payload}")
+        code, message = PATIENT_ANSWERS.get(status, PATIENT_ANSWERS[Reply.ERROR])
+        return error(code, message.format(payload, kind=kind), retry_after(status))
 
     async def classify(request: Request) -> Response:
         return await patient_route(request, "classify")
