@@ -76,12 +76,18 @@ def _a_file(area: Path) -> Path:
     return area / "F"
 
 
-def _folder_with_a_manifest_and_a_subfolder(area: Path) -> Path:
+def _plain_copy_of_a_build(area: Path, name: str) -> Path:
+    """A plain folder holding a build's files (the layout before dist became a link), built at ``area``/B."""
     publish(outputs("a"), {"triples": 1}, area / "B")
-    plain = area / "P"
+    plain = area / name
     plain.mkdir()
     for item in (area / "B").iterdir():
         (plain / item.name).write_bytes(item.read_bytes())
+    return plain
+
+
+def _folder_with_a_manifest_and_a_subfolder(area: Path) -> Path:
+    plain = _plain_copy_of_a_build(area, "P")
     (plain / "mine").mkdir()
     (plain / "mine" / "f").write_text("precious\n")
     return plain
@@ -166,11 +172,7 @@ def test_build_out_accepts_a_new_path_an_empty_folder_and_its_own_builds(tmp_pat
 
 
 def test_an_older_plain_build_folder_is_kept_aside_and_its_extra_files_carried_over(tmp_path: Path) -> None:
-    publish(outputs("a"), {"triples": 1}, tmp_path / "B")
-    plain = tmp_path / "dist"
-    plain.mkdir()
-    for item in (tmp_path / "B").iterdir():
-        (plain / item.name).write_bytes(item.read_bytes())
+    plain = _plain_copy_of_a_build(tmp_path, "dist")
     (plain / "pathway-p04.svg").write_text("<svg/>")
     publish(outputs("b"), {"triples": 2}, plain)
     assert plain.is_symlink() and verify(plain)["counts"] == {"triples": 2}
@@ -339,22 +341,6 @@ def test_prune_keeps_the_current_and_previous_builds_and_only_removes_its_own(tm
     flip_a_byte(dist / "smnpc-kg.nt")
     publish(outputs("5"), {"triples": 5}, dist)
     assert made[-2].is_dir() and dist.resolve() == made[-1]
-
-
-def test_a_held_build_is_not_pruned_until_released(tmp_path: Path) -> None:
-    from smnpc_kg.kg.dist import hold
-
-    dist = tmp_path / "dist"
-    publish(outputs("a"), {"triples": 1}, dist)
-    held = hold(dist)
-    first = held.build
-    assert first == dist.resolve() and verify(first)
-    for i in range(2, 6):
-        publish(outputs(str(i)), {"triples": i}, dist)
-    assert verify(first)["counts"] == {"triples": 1}  # a server reading it can still load it
-    held.release()
-    publish(outputs("6"), {"triples": 6}, dist)
-    assert not first.exists()
 
 
 def test_verify_reads_one_build_while_the_link_moves(tmp_path: Path) -> None:

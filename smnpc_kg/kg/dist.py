@@ -27,7 +27,6 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,6 @@ _BUILD = re.compile(r"[0-9a-f]{16}")  # a build's folder: the first 16 hex digit
 _REPLACED = re.compile(r"replaced-\d{14}-\d+")  # a plain build folder (the older layout) moved aside
 _PARTIAL = re.compile(r"[0-9a-f]{16}\.partial-\d+-[A-Za-z0-9_]+")  # a build being written (or left by a killed one)
 _LINK = re.compile(r"\.link-\d+")  # the new link, before it replaces dist
-_HOLD = re.compile(r"\.([0-9a-f]{16})\.hold")  # held (shared flock) by a process that must keep that build
 _BUILDS = re.compile(r"\..+\.builds")  # the folder of builds beside a dist link
 
 
@@ -361,8 +359,8 @@ def _fsync_dir(folder: Path) -> None:
 def _prune(builds: Path, keep: set[Path | None]) -> None:
     """Under the lock: remove what killed builds left, and the build folders older than the current and previous one.
 
-    Only names this module makes are touched, and a build folder only if it holds nothing but files and no
-    process holds it (:func:`hold`); everything else in the folder is left as it is.
+    Only names this module makes are touched, and a build folder only if it holds nothing but files; everything
+    else in the folder is left as it is (a running server keeps the bytes it verified, not the folder).
     """
     kept = {p.resolve() for p in keep if p is not None}
     mine = f".link-{os.getpid()}"
@@ -374,68 +372,11 @@ def _prune(builds: Path, keep: set[Path | None]) -> None:
         elif _PARTIAL.fullmatch(name) and entry.is_dir(follow_symlinks=False):
             shutil.rmtree(path, ignore_errors=True)  # likewise, a killed build's partial folder
         elif ((_BUILD.fullmatch(name) or _REPLACED.fullmatch(name)) and entry.is_dir(follow_symlinks=False)
-              and path.resolve() not in kept and _only_files(path) and not _held(builds, name)):
+              and path.resolve() not in kept and _only_files(path)):
             candidates.append((entry.stat(follow_symlinks=False).st_mtime, path))
     candidates.sort(reverse=True)
     for _mtime, path in candidates[max(0, KEEP - len(kept)):]:
         shutil.rmtree(path, ignore_errors=True)
-        (builds / f".{path.name}.hold").unlink(missing_ok=True)
-    for entry in _entries(builds):  # hold files of builds that are gone, when nobody holds them
-        found = _HOLD.fullmatch(entry.name)
-        if found and not (builds / found.group(1)).exists() and not _held(builds, found.group(1)):
-            Path(entry.path).unlink(missing_ok=True)
-
-
-# ------------------------------------------------------------------ holding a build (a server serves one for its life)
-@dataclass
-class Hold:
-    """A build kept from pruning while this object is held (or this process, or a child sharing it, lives)."""
-
-    build: Path
-    fd: int = -1
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-def hold(dist: Path) -> Hold:
-    """Resolve ``dist`` to its build and keep that build from being pruned until :meth:`Hold.release`.
-
-    The hold is a shared ``flock`` on ``.<name>.builds/.<digest>.hold``, taken under the publishing lock, so that
-    no build can be pruned between resolving the link and holding it. A dist that is not a link into a folder of
-    builds (a plain folder) is not pruned by anything, and the hold has nothing to take.
-    """
-    build = dist.resolve()
-    builds = build.parent
-    if not _BUILDS.fullmatch(builds.name) or not _BUILD.fullmatch(build.name):
-        return Hold(build)
-    try:
-        with _locked(builds):
-            build = dist.resolve()
-            fd = os.open(builds / f".{build.name}.hold", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_SH)
-    except OSError as exc:
-        raise DistError(f"cannot hold the build: {exc.strerror or exc}", where=str(dist), hint="check the builds folder") from exc
-    return Hold(build, fd)
-
-
-def _held(builds: Path, name: str) -> bool:
-    path = builds / f".{name}.hold"
-    if not path.exists():
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 # ------------------------------------------------------------------ reading a build
